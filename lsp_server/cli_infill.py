@@ -1,0 +1,109 @@
+"""`instant-edit infill FILE --range L1:C1-L2:C2 | --at L:C`: fill a span of a file and print the result."""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import sys
+from pathlib import Path
+
+from lsp_server.sampler_args import add_model_args, add_sampler_args, sampler_from_args
+
+
+class PositionError(ValueError):
+    """A line:column that is malformed or lies outside the file."""
+
+
+def parse_point(text: str) -> tuple[int, int]:
+    try:
+        line, col = text.split(":")
+        point = int(line), int(col)
+    except ValueError:
+        raise PositionError(f"expected LINE:COLUMN, got {text!r}") from None
+    if point[0] < 1 or point[1] < 1:
+        raise PositionError(f"lines and columns are 1-based, got {text!r}")
+    return point
+
+
+def offset_of(source: str, line: int, col: int) -> int:
+    """Character offset of a 1-based line and column (columns count characters; end of line allowed)."""
+    lines = source.split("\n")
+    if line > len(lines):
+        raise PositionError(f"line {line} is past the end of the file ({len(lines)} lines)")
+    if col > len(lines[line - 1]) + 1:
+        raise PositionError(f"column {col} is past the end of line {line} ({len(lines[line - 1])} characters)")
+    return sum(len(x) + 1 for x in lines[: line - 1]) + col - 1
+
+
+def span_offsets(source: str, args: argparse.Namespace) -> tuple[int, int]:
+    if args.at:
+        at = offset_of(source, *parse_point(args.at))
+        return at, at
+    try:
+        start, end = args.range.split("-")
+    except ValueError:
+        raise PositionError(f"expected L1:C1-L2:C2, got {args.range!r}") from None
+    a, b = offset_of(source, *parse_point(start)), offset_of(source, *parse_point(end))
+    if b < a:
+        raise PositionError(f"range end {end} comes before its start {start}")
+    return a, b
+
+
+def read_source(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as e:
+        raise SystemExit(f"instant-edit: {path} is not UTF-8 text (byte {e.start}): nothing was changed") from None
+    except OSError as e:
+        raise SystemExit(f"instant-edit: cannot read {path}: {e.strerror}") from None
+
+
+def run(args: argparse.Namespace) -> int:
+    import model
+    from model.checkpoint import CheckpointError
+
+    path = Path(args.file)
+    source = read_source(path)
+    try:
+        a, b = span_offsets(source, args)
+    except PositionError as e:
+        print(f"instant-edit: {e}", file=sys.stderr)
+        return 2
+    try:
+        engine = model.load(args.model, device=args.device, context_tokens=args.context)
+    except CheckpointError as e:
+        print(f"instant-edit: {e}", file=sys.stderr)
+        return 2
+    old = source[a:b]
+    single_line = "\n" not in old
+    request = model.InfillRequest(source[:a], source[b:], old, budget=args.budget, single_line=single_line)
+    sampler = sampler_from_args(args)
+    result = engine.repair(request, sampler) if args.repair else engine.infill(request, sampler)
+    new_source = source[:a] + result.text + source[b:]
+    if args.diff:
+        sys.stdout.writelines(
+            difflib.unified_diff(
+                source.splitlines(keepends=True), new_source.splitlines(keepends=True), f"a/{path}", f"b/{path}"
+            )
+        )
+    else:
+        sys.stdout.write(new_source)
+    print(
+        f"instant-edit: {result.new_tokens} tokens in {result.steps} steps, {result.nfe} model calls",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("infill", help="fill or rewrite a span of a file and print the new file")
+    p.add_argument("file")
+    where = p.add_mutually_exclusive_group(required=True)
+    where.add_argument("--range", help="1-based L1:C1-L2:C2 (end exclusive) to rewrite")
+    where.add_argument("--at", help="1-based L:C to insert at")
+    p.add_argument("--diff", action="store_true", help="print a unified diff instead of the new file")
+    p.add_argument("--repair", action="store_true", help="keep the span, reopen only its unlikely tokens")
+    p.add_argument("--budget", type=int, default=0, help="span budget in tokens (0: guess)")
+    add_model_args(p)
+    add_sampler_args(p)
+    p.set_defaults(func=run)

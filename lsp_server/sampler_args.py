@@ -1,0 +1,41 @@
+"""Command-line flags shared by every subcommand that loads a model and runs the sampler."""
+
+from __future__ import annotations
+
+import argparse
+
+from model.sampler import ORDERS, SCHEDULES, SamplerConfig
+
+
+def add_model_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", default=None, help="checkpoint folder (default: the embedded model)")
+    p.add_argument("--device", default="auto", help="auto, cpu or cuda[:N] (default: auto)")
+    p.add_argument("--context", type=int, default=512, help="context tokens around the span (default: 512)")
+
+
+def add_sampler_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--schedule", choices=SCHEDULES, default="threshold")
+    p.add_argument("--order", choices=ORDERS, default="confidence")
+    p.add_argument("--tokens-per-step", type=int, default=1, help="fixed schedule: commits per step")
+    p.add_argument("--threshold", type=float, default=0.9, help="threshold schedule: commit at this score")
+    p.add_argument("--max-steps", type=int, default=0, help="cap on steps (0: none)")
+    p.add_argument("--temperature", type=float, default=0.0, help="0 is greedy")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--no-cache", action="store_true", help="run the whole sequence every step")
+    p.add_argument("--cache-refresh", type=int, default=0, help="full pass every k cached steps (0: never)")
+    p.add_argument("--remask", type=float, default=0.0, help="self-correction: reopen tokens under this probability")
+
+
+def sampler_from_args(args: argparse.Namespace) -> SamplerConfig:
+    return SamplerConfig(
+        schedule=args.schedule,
+        order=args.order,
+        tokens_per_step=args.tokens_per_step,
+        threshold=args.threshold,
+        max_steps=args.max_steps,
+        temperature=args.temperature,
+        seed=args.seed,
+        use_cache=not args.no_cache,
+        cache_refresh=args.cache_refresh,
+        remask_below=args.remask,
+    )

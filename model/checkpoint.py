@@ -1,0 +1,71 @@
+"""Checkpoint folders in Hugging Face layout: config.json, model.safetensors, tokenizer files. No pickle."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from model.config import ModelConfig
+from model.network import Denoiser
+
+REQUIRED_FILES = ("config.json", "model.safetensors", "tokenizer.json")
+
+
+class CheckpointError(Exception):
+    """A checkpoint folder that cannot be loaded; the message names the path and what is wrong."""
+
+
+def check_folder(folder: Path) -> None:
+    if not folder.is_dir():
+        raise CheckpointError(f"checkpoint folder not found: {folder}")
+    for name in REQUIRED_FILES:
+        if not (folder / name).is_file():
+            raise CheckpointError(f"checkpoint {folder} is missing {name}")
+
+
+def read_config(folder: Path) -> ModelConfig:
+    try:
+        return ModelConfig.from_file(folder / "config.json")
+    except (json.JSONDecodeError, TypeError, ValueError) as e:
+        raise CheckpointError(f"checkpoint {folder}: config.json is not a valid config ({e})") from e
+
+
+def save_network(model: Denoiser, folder: Path) -> None:
+    """Write config.json and model.safetensors (a tied head is stored once, as Qwen2 does)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "config.json").write_text(json.dumps(model.cfg.to_hf_dict(), indent=2) + "\n")
+    state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
+    if model.cfg.tie_word_embeddings:
+        state.pop("lm_head.weight", None)
+    save_file(state, str(folder / "model.safetensors"), metadata={"format": "pt"})
+
+
+def load_network(folder: Path, device: str = "cpu", dtype: torch.dtype = torch.float32) -> Denoiser:
+    """Build the network from `folder`, checking every tensor name and shape against the config."""
+    check_folder(folder)
+    cfg = read_config(folder)
+    try:
+        state = load_file(str(folder / "model.safetensors"))
+    except Exception as e:  # safetensors raises its own error types for corrupt files
+        raise CheckpointError(f"checkpoint {folder}: model.safetensors is unreadable ({e})") from e
+    model = Denoiser(cfg)
+    expected = model.state_dict()
+    if cfg.tie_word_embeddings:
+        state.pop("lm_head.weight", None)
+        expected.pop("lm_head.weight")
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
+    if missing or unexpected:
+        raise CheckpointError(
+            f"checkpoint {folder}: tensors do not match the config (missing {missing[:5]}, unexpected {unexpected[:5]})"
+        )
+    for name, tensor in state.items():
+        if tensor.shape != expected[name].shape:
+            raise CheckpointError(
+                f"checkpoint {folder}: {name} has shape {tuple(tensor.shape)}, config needs {tuple(expected[name].shape)}"
+            )
+    model.load_state_dict(state, strict=False)
+    return model.to(device=device, dtype=dtype).eval()

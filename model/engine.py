@@ -1,0 +1,211 @@
+"""The engine: text in, text out. Turns (prefix, span, suffix) into token rows, runs the sampler, decodes.
+
+Everything above it (CLI, server, batch conversion) calls these functions; it knows nothing about editors or
+positions, only strings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import torch
+
+from model.checkpoint import load_network
+from model.network import Denoiser
+from model.sampler import DenoiseResult, Row, Sampler, SamplerConfig, StepReport
+from model.tokenizer import CodeTokenizer, special_ids_from
+
+DEFAULT_CHECKPOINT = Path(__file__).parent / "weights" / "default"
+CHARS_PER_TOKEN_BOUND = 8  # no token is longer than this many characters in practice
+MASK_GLYPH = "\u2591"  # how an open position shows in a streamed draft
+
+
+@dataclass(frozen=True)
+class InfillRequest:
+    """A hole in a file: the text before it, the text now in it (may be empty), the text after it."""
+
+    prefix: str
+    suffix: str
+    span: str = ""
+    budget: int = 0  # span budget in tokens; 0: guess from the span and its kind
+    single_line: bool = False
+
+
+@dataclass(frozen=True)
+class InfillResult:
+    text: str
+    steps: int
+    nfe: int  # model calls for the whole request (shared by the rows of a batch)
+    new_tokens: int
+    grown: int
+    remasked: int
+    min_confidence: float
+    context_tokens: int
+
+
+@dataclass(frozen=True)
+class Draft:
+    """A snapshot of a span while it denoises, for streaming."""
+
+    step: int
+    text: str
+    open_positions: int
+
+
+class Engine:
+    """A loaded checkpoint: network, tokenizer and device, with infill and repair over text."""
+
+    def __init__(self, net: Denoiser, tok: CodeTokenizer, device: str, name: str, context_tokens: int = 512):
+        self.net = net
+        self.tok = tok
+        self.device = device
+        self.name = name
+        self.context_tokens = context_tokens
+        self.special = tok.special
+
+    # --- context -----------------------------------------------------------------------------------------
+    def encode_prefix(self, prefix: str, max_tokens: int) -> list[int]:
+        """The prefix's last `max_tokens`, cut at a line start; a begin-of-document token when it all fits."""
+        window = prefix[-max_tokens * CHARS_PER_TOKEN_BOUND :] if max_tokens else ""
+        if len(window) == len(prefix):
+            ids = self.tok.encode(prefix)
+            if len(ids) < max_tokens:
+                return [self.special.bos] + ids
+        else:
+            window = window[window.find("\n") + 1 :]  # the first line was cut: drop it
+        lines = window.splitlines(keepends=True)
+        kept = 0
+        for n in map(len, self.tok.encode_batch(lines[::-1])):
+            if n > max_tokens:
+                break
+            max_tokens -= n
+            kept += 1
+        return self.tok.encode("".join(lines[len(lines) - kept :])) if kept else []
+
+    def encode_suffix(self, suffix: str, max_tokens: int) -> list[int]:
+        """The suffix's first `max_tokens`, cut at a line end; an end-of-document token when it all fits."""
+        window = suffix[: max_tokens * CHARS_PER_TOKEN_BOUND] if max_tokens else ""
+        if len(window) == len(suffix):
+            ids = self.tok.encode(suffix)
+            if len(ids) < max_tokens:
+                return ids + [self.special.eos]
+        lines = window.splitlines(keepends=True)
+        kept = 0
+        for n in map(len, self.tok.encode_batch(lines)):
+            if n > max_tokens:
+                break
+            max_tokens -= n
+            kept += 1
+        return self.tok.encode("".join(lines[:kept])) if kept else []
+
+    def default_budget(self, request: InfillRequest) -> int:
+        """Room for the span: the old text's length with slack, or a line's or a block's worth when empty."""
+        if request.budget:
+            return request.budget
+        if request.span:
+            n = len(self.tok.encode(request.span))
+            return min(256, max(8, int(n * 1.25) + 8))
+        return 32 if request.single_line else 64
+
+    def make_row(self, request: InfillRequest, budget: int, context_tokens: int | None = None) -> Row:
+        room = (context_tokens or self.context_tokens)
+        share = len(request.prefix) / max(1, len(request.prefix) + len(request.suffix))
+        pre_room = max(room // 4, int(room * min(0.75, max(0.5, share))))
+        prefix = self.encode_prefix(request.prefix, pre_room)
+        suffix = self.encode_suffix(request.suffix, room - len(prefix))
+        return Row(prefix, suffix, [self.special.mask] * budget)
+
+    # --- requests ----------------------------------------------------------------------------------------
+    def render(self, span_ids: list[int]) -> str:
+        """Text of a partial span: committed tokens decoded, open positions shown as a glyph, pad dropped."""
+        out, run = [], []
+        for t in span_ids:
+            if t == self.special.mask:
+                out.append(self.tok.decode(run) + MASK_GLYPH)
+                run = []
+            elif t != self.special.pad:
+                run.append(t)
+        out.append(self.tok.decode(run))
+        return "".join(out)
+
+    def infill_batch(
+        self,
+        requests: list[InfillRequest],
+        sampler: SamplerConfig | None = None,
+        on_draft: Callable[[list[Draft]], None] | None = None,
+        should_stop: Callable[[], bool] | None = None,
+        context_tokens: int | None = None,
+    ) -> list[InfillResult]:
+        """Denoise several holes in one batch (one model call per step for all of them)."""
+        cfg = sampler or SamplerConfig()
+        rows = [self.make_row(r, self.default_budget(r), context_tokens) for r in requests]
+        return self._run(rows, cfg, on_draft, should_stop)
+
+    def infill(self, request: InfillRequest, sampler: SamplerConfig | None = None, **kw) -> InfillResult:
+        return self.infill_batch([request], sampler, **kw)[0]
+
+    def repair(
+        self,
+        request: InfillRequest,
+        sampler: SamplerConfig | None = None,
+        bound: float = 0.05,
+        **kw,
+    ) -> InfillResult:
+        """Score the existing span, reopen its tokens the model finds unlikely, and denoise only those."""
+        cfg = replace(sampler or SamplerConfig(), remask_below=bound, remask_rounds=1, grow=False)
+        row = self.make_row(request, 0, kw.pop("context_tokens", None))
+        row.span = self.tok.encode(request.span)
+        if not row.span:
+            return self.infill(request, sampler, **kw)
+        return self._run([row], cfg, kw.get("on_draft"), kw.get("should_stop"))[0]
+
+    @torch.inference_mode()
+    def _run(self, rows, cfg, on_draft, should_stop) -> list[InfillResult]:
+        sampler = Sampler(self.net, self.special, cfg)
+
+        def report(rep: StepReport) -> None:
+            if on_draft:
+                on_draft([Draft(rep.step, self.render(s), n) for s, n in zip(rep.spans, rep.open_positions)])
+
+        results: list[DenoiseResult] = sampler.run(rows, report, should_stop)
+        return [
+            InfillResult(
+                text=self.tok.decode(res.span),
+                steps=res.steps,
+                nfe=sampler.predictor.nfe,
+                new_tokens=len(res.span),
+                grown=res.grown,
+                remasked=res.remasked,
+                min_confidence=min(res.confidence, default=1.0),
+                context_tokens=len(row.prefix) + len(row.suffix),
+            )
+            for res, row in zip(results, rows)
+        ]
+
+
+def pick_device(device: str) -> str:
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return device
+
+
+def load(path: str | Path | None = None, device: str = "auto", context_tokens: int = 512) -> Engine:
+    """Load a checkpoint folder (the embedded default when `path` is None) onto CUDA in bf16, else CPU float32."""
+    folder = Path(path) if path else DEFAULT_CHECKPOINT
+    device = pick_device(device)
+    dtype = torch.bfloat16 if device.startswith("cuda") else torch.float32
+    net = load_network(folder, device=device, dtype=dtype)
+    tok = CodeTokenizer.load(folder, special_ids_from_config(net, folder))
+    if device == "cpu":
+        torch.set_num_threads(max(1, torch.get_num_threads()))
+    return Engine(net, tok, device, folder.name, context_tokens)
+
+
+def special_ids_from_config(net: Denoiser, folder: Path):
+    """Mask and pad ids come from the tokenizer; config.json may override the mask id (hub checkpoints do)."""
+    from tokenizers import Tokenizer
+
+    base = special_ids_from(Tokenizer.from_file(str(folder / "tokenizer.json")))
+    return replace(base, mask=net.cfg.mask_token_id) if net.cfg.mask_token_id != base.mask else base

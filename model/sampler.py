@@ -1,0 +1,271 @@
+"""The denoising loop: fill each row's span of masks, a few tokens per model call.
+
+Token ids in, token ids out; it knows nothing of text. Every step predicts all masked span positions at once and
+commits some of them: the k best (fixed schedule) or every one above a threshold (parallel decoding, so easy
+spans finish in few steps). Unused budget is filled with pad by the model and dropped. A span that used its whole
+budget with weak tokens at its end grows and continues. An optional remasking pass re-opens committed tokens whose
+probability, re-scored with the rest of the span visible, falls under a bound (self-correction).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import torch
+
+from model.network import Denoiser
+from model.predictor import Layout, SpanPredictor
+from model.tokenizer import SpecialIds
+
+ORDERS = ("confidence", "margin", "entropy")
+SCHEDULES = ("fixed", "threshold")
+
+
+@dataclass(frozen=True)
+class SamplerConfig:
+    """How to denoise. Defaults: greedy, threshold decoding with the context cache."""
+
+    schedule: str = "threshold"
+    order: str = "confidence"
+    tokens_per_step: int = 1  # fixed schedule: commits per step
+    threshold: float = 0.9  # threshold schedule: commit every position scoring at least this
+    max_steps: int = 0  # 0: no cap; otherwise the schedule commits more per step to finish within it
+    temperature: float = 0.0  # 0: greedy
+    seed: int = 0
+    use_cache: bool = True
+    cache_refresh: int = 0  # full pass every k cached steps; 0: only when the layout changes
+    grow: bool = True
+    max_budget: int = 256
+    remask_below: float = 0.0  # self-correction bound; 0 turns the pass off
+    remask_rounds: int = 1
+
+    def __post_init__(self):
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"unknown schedule {self.schedule!r}; choose from {SCHEDULES}")
+        if self.order not in ORDERS:
+            raise ValueError(f"unknown order {self.order!r}; choose from {ORDERS}")
+
+
+@dataclass
+class Row:
+    """One span being denoised: its context and current span ids (mask where still open)."""
+
+    prefix: list[int]
+    suffix: list[int]
+    span: list[int]
+    confidence: list[float] = field(default_factory=list)  # probability each token had when committed
+    grown: int = 0
+
+
+@dataclass(frozen=True)
+class StepReport:
+    step: int
+    spans: list[list[int]]  # current span ids per row, masks included
+    open_positions: list[int]  # masks left per row
+
+
+@dataclass(frozen=True)
+class DenoiseResult:
+    span: list[int]  # final ids, pad dropped
+    confidence: list[float]  # per kept token
+    steps: int
+    grown: int
+    remasked: int
+
+
+class DenoiseCancelled(Exception):
+    """Raised when `should_stop` says so between steps."""
+
+
+def scores(probs: torch.Tensor, order: str) -> torch.Tensor:
+    """(.., V) probabilities -> a score in [0, 1] per position; higher commits sooner."""
+    if order == "confidence":
+        return probs.max(-1).values
+    if order == "margin":
+        top2 = probs.topk(2, dim=-1).values
+        return top2[..., 0] - top2[..., 1]
+    entropy = -(probs * probs.clamp_min(1e-12).log()).sum(-1)
+    return torch.exp(-entropy)
+
+
+def build_layout(rows: list[Row], pad: int, device: torch.device) -> Layout:
+    seqs = [r.prefix + r.span + r.suffix for r in rows]
+    width = max(len(s) for s in seqs)
+    ids = torch.full((len(rows), width), pad, dtype=torch.long, device=device)
+    for i, s in enumerate(seqs):
+        ids[i, : len(s)] = torch.tensor(s, device=device)
+    as_tensor = lambda xs: torch.tensor(xs, dtype=torch.long, device=device)  # noqa: E731
+    return Layout(
+        ids, as_tensor([len(s) for s in seqs]), as_tensor([len(r.prefix) for r in rows]),
+        as_tensor([len(r.span) for r in rows]),
+    )
+
+
+class Sampler:
+    """Runs the loop for a batch of rows; one instance per request."""
+
+    def __init__(self, net: Denoiser, special: SpecialIds, cfg: SamplerConfig):
+        self.net = net
+        self.special = special
+        self.cfg = cfg
+        self.predictor = SpanPredictor(net, cfg.use_cache, cfg.cache_refresh)
+        self.generator = torch.Generator(device="cpu").manual_seed(cfg.seed)
+        self.steps = 0
+
+    # --- one step -----------------------------------------------------------------------------------------
+    def _choose_tokens(self, probs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Token and its probability per position: argmax, or a draw at the configured temperature."""
+        if self.cfg.temperature <= 0:
+            p, tok = probs.max(-1)
+            return tok, p
+        tempered = probs.clamp_min(1e-12).log() / self.cfg.temperature
+        flat = torch.softmax(tempered, -1).reshape(-1, probs.shape[-1]).cpu()
+        tok = torch.multinomial(flat, 1, generator=self.generator).reshape(probs.shape[:-1]).to(probs.device)
+        return tok, probs.gather(-1, tok[..., None])[..., 0]
+
+    def _commit_mask(self, score: torch.Tensor, is_open: torch.Tensor, steps_left: int | None) -> torch.Tensor:
+        """Which open positions to commit this step (B, S): schedule, step cap, and at least one per row."""
+        score = score.masked_fill(~is_open, -1.0)
+        rank = score.argsort(dim=1, descending=True).argsort(dim=1)  # 0 = best position of the row
+        n_open = is_open.sum(1, keepdim=True)
+        if self.cfg.schedule == "fixed":
+            commit = rank < self.cfg.tokens_per_step
+        else:
+            commit = score >= self.cfg.threshold
+        commit |= rank == 0  # progress every step
+        if steps_left:
+            need = torch.ceil(n_open.float() / steps_left).long()
+            commit |= rank < need
+        return commit & is_open
+
+    def step(self, layout: Layout) -> torch.Tensor:
+        """Predict and commit; returns the number of positions still open per row (B,)."""
+        logits = self.predictor(layout.ids).float()  # (B, S, V)
+        logits[..., self.special.mask] = -math.inf  # the model may never "predict" a mask
+        probs = torch.softmax(logits, -1)
+        offsets = torch.arange(logits.shape[1], device=logits.device)[None, :]
+        span_pos = (layout.starts[:, None] + offsets).clamp(max=layout.ids.shape[1] - 1)
+        in_span = offsets < layout.spans[:, None]
+        is_open = (layout.ids.gather(1, span_pos) == self.special.mask) & in_span
+        tokens, token_p = self._choose_tokens(probs)
+        steps_left = self.cfg.max_steps - self.steps if self.cfg.max_steps else None
+        commit = self._commit_mask(scores(probs, self.cfg.order), is_open, steps_left)
+        current = layout.ids.gather(1, span_pos)
+        layout.ids.scatter_(1, span_pos, torch.where(commit, tokens, current))
+        self._last_p = torch.where(commit, token_p, torch.zeros_like(token_p))
+        self.steps += 1
+        return (is_open & ~commit).sum(1)
+
+    # --- the loop ----------------------------------------------------------------------------------------
+    def run(
+        self,
+        rows: list[Row],
+        on_step: Callable[[StepReport], None] | None = None,
+        should_stop: Callable[[], bool] | None = None,
+    ) -> list[DenoiseResult]:
+        device = next(self.net.parameters()).device
+        for r in rows:
+            r.confidence = [1.0 if t != self.special.mask else 0.0 for t in r.span]
+        rounds_left = self.cfg.remask_rounds if self.cfg.remask_below > 0 else 0
+        remasked = [0] * len(rows)
+        layout = build_layout(rows, self.special.pad, device)
+        self.predictor.reset(layout)
+        while True:
+            if should_stop and should_stop():
+                raise DenoiseCancelled()
+            if any(self.special.mask in r.span for r in rows):
+                self.step(layout)
+                self._sync_rows(rows, layout)
+                if on_step:
+                    on_step(StepReport(self.steps, [list(r.span) for r in rows], [r.span.count(self.special.mask) for r in rows]))
+                continue
+            if self.cfg.grow and self._grow(rows):
+                layout = build_layout(rows, self.special.pad, device)
+                self.predictor.reset(layout)
+                continue
+            if rounds_left:
+                rounds_left -= 1
+                counts = self._remask_weak(rows, layout)
+                remasked = [a + b for a, b in zip(remasked, counts)]
+                if any(counts):
+                    layout = build_layout(rows, self.special.pad, device)
+                    self.predictor.reset(layout)
+                    continue
+            break
+        return [self._result(r, n) for r, n in zip(rows, remasked)]
+
+    def _sync_rows(self, rows: list[Row], layout: Layout) -> None:
+        """Copy committed ids (and their probabilities) back from the tensor into the rows."""
+        for i, r in enumerate(rows):
+            s = int(layout.starts[i])
+            new = layout.ids[i, s : s + len(r.span)].tolist()
+            p = self._last_p[i, : len(r.span)].tolist()
+            for j, (old, tok) in enumerate(zip(r.span, new)):
+                if old == self.special.mask and tok != self.special.mask:
+                    r.confidence[j] = p[j]
+            r.span = new
+
+    def _grow(self, rows: list[Row]) -> bool:
+        """Double the budget of rows that used all of it and ended unsure, reopening their weak tail."""
+        grew = False
+        for r in rows:
+            if self.special.pad in r.span or len(r.span) >= self.cfg.max_budget:
+                continue
+            tail = r.confidence[-4:]
+            if min(tail, default=1.0) >= 0.5:
+                continue
+            extra = min(len(r.span), self.cfg.max_budget - len(r.span))
+            reopen = [j for j in range(len(r.span) - len(tail), len(r.span)) if r.confidence[j] < 0.5]
+            for j in reopen:
+                r.span[j], r.confidence[j] = self.special.mask, 0.0
+            r.span += [self.special.mask] * extra
+            r.confidence += [0.0] * extra
+            r.grown += extra
+            grew = True
+        return grew
+
+    @torch.inference_mode()
+    def _remask_weak(self, rows: list[Row], layout: Layout) -> list[int]:
+        """Score each committed token with a quarter of the span masked around it; reopen the weak ones."""
+        probs_of = score_tokens(self.predictor, layout, self.special.mask)
+        counts = []
+        for i, r in enumerate(rows):
+            n = 0
+            for j, p in enumerate(probs_of[i][: len(r.span)]):
+                if p < self.cfg.remask_below:
+                    r.span[j], r.confidence[j] = self.special.mask, 0.0
+                    n += 1
+            counts.append(n)
+        return counts
+
+    def _result(self, r: Row, remasked: int) -> DenoiseResult:
+        keep = [j for j, t in enumerate(r.span) if t != self.special.pad]
+        return DenoiseResult(
+            [r.span[j] for j in keep], [r.confidence[j] for j in keep], self.steps, r.grown, remasked
+        )
+
+
+def score_tokens(predictor: SpanPredictor, layout: Layout, mask_id: int, passes: int = 4) -> list[list[float]]:
+    """Probability the model gives each span token when every `passes`-th position (its own included) is masked.
+
+    A masked diffusion model is only trained to predict masked positions, so a token is scored with itself
+    hidden; masking an interleaved quarter at a time keeps most of the span visible around it.
+    """
+    spans = layout.spans
+    width = int(spans.max())
+    offsets = torch.arange(width, device=layout.ids.device)[None, :]
+    span_pos = (layout.starts[:, None] + offsets).clamp(max=layout.ids.shape[1] - 1)
+    in_span = offsets < spans[:, None]
+    original = layout.ids.gather(1, span_pos)
+    out = torch.zeros(original.shape, dtype=torch.float32)
+    for k in range(min(passes, width)):
+        hide = in_span & (offsets % passes == k)
+        ids = layout.ids.clone()
+        ids.scatter_(1, span_pos, torch.where(hide, torch.full_like(original, mask_id), original))
+        predictor.context = None  # the context's view of the span changed: run the full sequence
+        probs = torch.softmax(predictor(ids).float(), -1)
+        p = probs.gather(-1, original[..., None])[..., 0].cpu()
+        out = torch.where(hide.cpu(), p, out)
+    return out.tolist()
