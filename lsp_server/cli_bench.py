@@ -3,7 +3,48 @@
 from __future__ import annotations
 
 import argparse
+import json
+import sys
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.lsp:
+        from lsp_server.bench_lsp import run_lsp_bench
+
+        report = run_lsp_bench(args)
+    elif args.convert:
+        from lsp_server.bench_convert import run_convert_bench
+
+        report = run_convert_bench(args)
+    elif args.gpu:
+        from model.bench_gpu import run_gpu_bench
+
+        report = run_gpu_bench(args)
+    else:
+        from model.bench import BenchConfig, run_engine_bench
+
+        cfg = BenchConfig(
+            model=args.model, device=args.device, spans=args.spans, kind=args.kind, context=args.context,
+            seed=args.seed, threads=args.threads, threshold=args.threshold,
+        )
+        report = run_engine_bench(cfg, lambda mode, r: print(f"{mode}: {json.dumps(r)}", file=sys.stderr))
+    print(json.dumps(report))
+    return 0
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    pass
+    p = sub.add_parser("bench", help="measure latency and model calls per token (JSON on the last line)")
+    which = p.add_mutually_exclusive_group()
+    which.add_argument("--lsp", action="store_true", help="inline completion through the server vs the engine")
+    which.add_argument("--convert", action="store_true", help="batch conversion: batched vs one unit per call")
+    which.add_argument("--gpu", action="store_true", help="7B-shaped random checkpoint on CUDA")
+    p.add_argument("--model", default=None, help="checkpoint folder (default: the embedded model)")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--spans", type=int, default=100, help="held-out spans to run")
+    p.add_argument("--kind", default="line", help="span kind: line, line_tail, lines, syntax, random")
+    p.add_argument("--context", type=int, default=512, help="context tokens around the span")
+    p.add_argument("--threshold", type=float, default=0.9)
+    p.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--tiny", action="store_true", help="--gpu: tiny shapes, runs on the CPU")
+    p.set_defaults(func=run)

@@ -56,9 +56,13 @@ class Corpus:
         return {"roots": self.roots, "train": stats(self.train), "held_out": stats(self.held_out)}
 
 
+def stdlib_root() -> Path:
+    return Path(sysconfig.get_paths()["stdlib"])
+
+
 def default_roots() -> list[Path]:
     """Python's standard library and site-packages, npm packages, Neovim's Lua runtime, C headers."""
-    roots = [Path(sysconfig.get_paths()["stdlib"])]
+    roots = [stdlib_root()]
     roots += [Path(p) for p in site.getsitepackages()]
     roots += [Path(p) for p in ("/usr/lib/node_modules", "/usr/share/nodejs", "/usr/local/lib/node_modules")]
     roots += [Path(p) for p in ("/usr/share/nvim/runtime", "/usr/local/share/nvim/runtime", "/usr/include")]
@@ -94,13 +98,17 @@ def read_source(path: Path) -> str | None:
     return text
 
 
-def build_corpus(roots: list[Path], max_bytes_per_root: int) -> Corpus:
-    """Walk `roots`, keep each distinct file once, take at most `max_bytes_per_root` of text from each root."""
+def build_corpus(roots: list[Path], max_bytes_per_root: int, exclude: list[Path] = ()) -> Corpus:
+    """Walk `roots`, keep each distinct file once, take at most `max_bytes_per_root` of text from each root.
+
+    A root nested in another (site-packages inside the standard library) is walked on its own, never twice;
+    `exclude` names more folders to skip.
+    """
     corpus = Corpus()
     seen: set[str] = set()
     for root in roots:
         taken = 0
-        nested = [r for r in roots if r != root and r.is_relative_to(root)]
+        nested = [r for r in roots if r != root and r.is_relative_to(root)] + list(exclude)
         for path in iter_source_paths(root, nested):
             if taken >= max_bytes_per_root:
                 break

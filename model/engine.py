@@ -12,10 +12,9 @@ from pathlib import Path
 
 import torch
 
-from model.checkpoint import load_network
 from model.network import Denoiser
 from model.sampler import DenoiseResult, Row, Sampler, SamplerConfig, StepReport
-from model.tokenizer import CodeTokenizer, special_ids_from
+from model.tokenizer import CodeTokenizer
 
 DEFAULT_CHECKPOINT = Path(__file__).parent / "weights" / "default"
 CHARS_PER_TOKEN_BOUND = 8  # no token is longer than this many characters in practice
@@ -64,6 +63,14 @@ class Engine:
         self.name = name
         self.context_tokens = context_tokens
         self.special = tok.special
+
+    family = "instant-edit"  # checkpoint family (model.families); set by load()
+    chat_format = None  # model.chat.ChatFormat for instruction-tuned checkpoints; set by load()
+
+    @property
+    def supports_chat(self) -> bool:
+        """True for instruction-tuned checkpoints, which take `rewrite` with an instruction."""
+        return self.chat_format is not None
 
     # --- context -----------------------------------------------------------------------------------------
     def encode_prefix(self, prefix: str, max_tokens: int) -> list[int]:
@@ -161,6 +168,23 @@ class Engine:
             return self.infill(request, sampler, **kw)
         return self._run([row], cfg, kw.get("on_draft"), kw.get("should_stop"))[0]
 
+    def rewrite(
+        self,
+        request: InfillRequest,
+        instruction: str,
+        sampler: SamplerConfig | None = None,
+        **kw,
+    ) -> InfillResult:
+        """Rewrite the span as `instruction` asks, through the checkpoint's chat template (instruct variants)."""
+        if not self.supports_chat:
+            raise ValueError(
+                f"checkpoint {self.name!r} ({self.family}) is infill-only: it has no chat template or is a base "
+                "variant; use infill() or load an instruction-tuned checkpoint"
+            )
+        from model import chat
+
+        return chat.rewrite(self, request, instruction, sampler, kw.get("on_draft"), kw.get("should_stop"))
+
     @torch.inference_mode()
     def _run(self, rows, cfg, on_draft, should_stop) -> list[InfillResult]:
         sampler = Sampler(self.net, self.special, cfg)
@@ -191,21 +215,37 @@ def pick_device(device: str) -> str:
     return device
 
 
-def load(path: str | Path | None = None, device: str = "auto", context_tokens: int = 512) -> Engine:
-    """Load a checkpoint folder (the embedded default when `path` is None) onto CUDA in bf16, else CPU float32."""
-    folder = Path(path) if path else DEFAULT_CHECKPOINT
+def load(
+    path: str | Path | None = None,
+    device: str = "auto",
+    context_tokens: int = 512,
+    allow_download: bool | None = None,
+) -> Engine:
+    """Load a checkpoint (a folder or a hub id; the embedded default when None) onto CUDA in bf16, else CPU float32.
+
+    The family (the project's own, Dream, LLaDA) is detected from config.json; see `model.families`.
+    """
+    from model import chat, families, hub
+
+    folder = hub.resolve(path, allow_download) if path else DEFAULT_CHECKPOINT
     device = pick_device(device)
     dtype = torch.bfloat16 if device.startswith("cuda") else torch.float32
-    net = load_network(folder, device=device, dtype=dtype)
-    tok = CodeTokenizer.load(folder, special_ids_from_config(net, folder))
+    family, net = families.load_family_network(folder, device=device, dtype=dtype)
+    raw_tok = families.load_tokenizer(folder)
+    special = special_ids_from_config(net, folder, raw_tok)
+    tok = CodeTokenizer(raw_tok, special)
     if device == "cpu":
         torch.set_num_threads(max(1, torch.get_num_threads()))
-    return Engine(net, tok, device, folder.name, context_tokens)
+    name = hub.display_name(path, folder)
+    engine = Engine(net, tok, device, name, context_tokens)
+    engine.family = family.name
+    engine.chat_format = chat.read_chat_format(folder, name, tok.tok, special.eos)
+    return engine
 
 
-def special_ids_from_config(net: Denoiser, folder: Path):
-    """Mask and pad ids come from the tokenizer; config.json may override the mask id (hub checkpoints do)."""
-    from tokenizers import Tokenizer
+def special_ids_from_config(net: Denoiser, folder: Path, raw_tok=None):
+    """Mask, pad, eos and bos ids by the checkpoint family's rules (config.json first for the mask id)."""
+    from model import families
 
-    base = special_ids_from(Tokenizer.from_file(str(folder / "tokenizer.json")))
-    return replace(base, mask=net.cfg.mask_token_id) if net.cfg.mask_token_id != base.mask else base
+    family = families.detect_folder(folder)
+    return families.special_ids(folder, family, net.cfg, raw_tok or families.load_tokenizer(folder))

@@ -122,7 +122,7 @@ def choose_budget(truth_len: int, rng: random.Random) -> int:
         for bucket in (8, 16, 32, 64, 128, 256):
             if bucket >= truth_len:
                 return bucket
-    return truth_len + rng.randint(0, max(4, truth_len))
+    return max(1, truth_len + rng.randint(0, max(4, truth_len)))
 
 
 def layout_infill(

@@ -159,6 +159,7 @@ class Sampler:
         return (is_open & ~commit).sum(1)
 
     # --- the loop ----------------------------------------------------------------------------------------
+    @torch.inference_mode()
     def run(
         self,
         rows: list[Row],

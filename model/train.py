@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 
 from model import examples
+from model.card import hardware, record_run
 from model.checkpoint import load_network, save_network
 from model.config import ModelConfig
 from model.corpus import Corpus, SourceFile, build_corpus, default_roots, write_manifest
@@ -89,7 +90,7 @@ def make_batch(
         f = sampler.draw()
         if rng.random() < cfg.infill_share:
             made = examples.infill_example(tok, f.text, f.language, cfg.seq_len, rng)
-            if made:
+            if made and made[0].budget > 0:
                 rows.append((made[0].ids, made[0].span_start, made[0].budget))
         else:
             ids = examples.window_example(tok, f.text, cfg.seq_len, rng)
@@ -221,7 +222,8 @@ def train(cfg: TrainConfig, on_log=None) -> TrainState:
     torch.manual_seed(cfg.seed + state.step)
     sampler = FileSampler(corpus.train, rng)
     autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device == "cuda" else torch.autocast("cpu", enabled=False)
-    last_save = time.time()
+    last_save = run_start = time.time()
+    tokens_at_start = state.tokens_seen
     window: list[float] = []
     window_tokens, window_start = 0, time.time()
     while state.elapsed_s < cfg.time_budget_s and not (cfg.token_budget and state.tokens_seen >= cfg.token_budget):
@@ -261,4 +263,13 @@ def train(cfg: TrainConfig, on_log=None) -> TrainState:
             save_training(model, opt, state, cfg)
             last_save = time.time()
     save_training(model, opt, state, cfg)
+    record_run(
+        cfg.out,
+        {
+            "hardware": hardware(),
+            "wall_s": round(time.time() - run_start, 1),
+            "tokens": state.tokens_seen - tokens_at_start,
+            "final_loss": state.losses[-1] if state.losses else float("nan"),
+        },
+    )
     return state

@@ -1,0 +1,44 @@
+---Defaults and the merged user configuration.
+local M = {}
+
+M.defaults = {
+  -- How to start the server; the first word must be on $PATH (or give a full path).
+  cmd = { "instant-edit", "serve" },
+  -- nil attaches to every filetype; give a list to restrict it.
+  filetypes = nil,
+  root_markers = { "instant-edit.toml", ".git" },
+  -- Sent as initializationOptions (camelCase keys, as the server expects).
+  server = {
+    model = nil, -- checkpoint folder; nil = the embedded default
+    device = "auto",
+    threshold = 0.9,
+    maxSteps = 0,
+    contextTokens = 512,
+    inlineCompletion = true,
+  },
+  inline = {
+    enabled = true,
+    auto_trigger = true, -- ask while typing in insert mode (after debounce_ms)
+    debounce_ms = 150,
+    accept_key = "<Tab>", -- falls through to a normal <Tab> when no suggestion is shown
+    dismiss_key = "<C-]>",
+    hl_group = "InstantEditGhost",
+  },
+  draft = { enabled = true, hl_group = "InstantEditDraft" },
+  -- vim.notify on server state changes (loading / ready / error).
+  notify_status = true,
+  -- Extra vim.lsp.config fields (on_attach, capabilities, ...), merged last.
+  lsp = {},
+}
+
+M.options = vim.deepcopy(M.defaults)
+
+---Merge user options over the defaults.
+---@param opts table|nil
+---@return table
+function M.set(opts)
+  M.options = vim.tbl_deep_extend("force", vim.deepcopy(M.defaults), opts or {})
+  return M.options
+end
+
+return M

@@ -1,0 +1,287 @@
+"""Thin LSP handlers: each parses params, calls the server's helpers and `actions`, and shapes the reply."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from pathlib import Path
+from typing import Any
+
+from lsprotocol import types
+from pygls.exceptions import JsonRpcInvalidParams
+from pygls.uris import to_fs_path
+
+from lsp_server import actions, positions, settings as settings_mod, spans
+from lsp_server.actions import Target
+from lsp_server.server import REQUEST_FAILED, Document, InstantEditServer, StaleVersion, document_from
+from lsp_server.spans import Span
+from lsp_server.workspace_index import WorkspaceIndex
+
+ACTION_TITLES = {"regenerate": "Regenerate selection", "repair": "Repair selection", "fill": "Fill placeholders"}
+KIND = types.CodeActionKind.RefactorRewrite
+_WORD_BEFORE = re.compile(r"\w*$")
+
+
+# --- lifecycle ---------------------------------------------------------------------------------------------
+def initialize(ls: InstantEditServer, params: types.InitializeParams) -> None:
+    """Answer at once: remember encoding, root and client settings; the model loads after `initialized`."""
+    ls.loop = asyncio.get_event_loop()
+    ls.encoding = str(getattr(ls.workspace.position_encoding, "value", ls.workspace.position_encoding) or "utf-16")
+    root = params.root_uri or (params.workspace_folders[0].uri if params.workspace_folders else None)
+    ls.root = Path(to_fs_path(root)) if root and root.startswith("file:") else (
+        Path(params.root_path) if params.root_path else None)
+    ls.client_layer, problems = settings_mod.overrides(params.initialization_options)
+    ls.toml_layer, toml_problems = settings_mod.read_toml(ls.root)
+    ls._init_problems = problems + toml_problems
+
+
+def initialized(ls: InstantEditServer, params: types.InitializedParams) -> None:
+    ls.start_engine()
+    ls.apply_settings(getattr(ls, "_init_problems", []))
+    ls.index = WorkspaceIndex(ls.root)
+    ls.loop.run_in_executor(None, _build_index, ls)
+
+
+def _build_index(ls: InstantEditServer) -> None:
+    n = ls.index.build()
+    ls.log_line(f"instant-edit: indexed {n} files under {ls.root}")
+    ls.index.watch(on_other=lambda paths: _on_disk_change(ls, paths))
+
+
+def _on_disk_change(ls: InstantEditServer, paths: set[Path]) -> None:
+    if ls.root is not None and any(p.name == settings_mod.TOML_NAME and p.parent == ls.root for p in paths):
+        ls.later(ls.reload_toml)
+
+
+def shutdown(ls: InstantEditServer, params: None) -> None:
+    if ls.scheduler is not None:
+        ls.scheduler.close()
+    if ls.index is not None:
+        ls.index.stop()
+
+
+# --- documents ---------------------------------------------------------------------------------------------
+def did_open(ls: InstantEditServer, params: types.DidOpenTextDocumentParams) -> None:
+    d = params.text_document
+    ls.docs[d.uri] = document_from(d.uri, d.text, d.version, d.language_id)
+
+
+def did_change(ls: InstantEditServer, params: types.DidChangeTextDocumentParams) -> None:
+    doc = ls.docs.get(params.text_document.uri)
+    if doc is None:
+        return
+    text = doc.text
+    for change in params.content_changes:
+        if isinstance(change, types.TextDocumentContentChangePartial):
+            r = change.range
+            try:
+                text = positions.apply_change(text, (r.start.line, r.start.character), (r.end.line, r.end.character),
+                                              change.text, ls.encoding)
+            except positions.PositionError as e:
+                ls.log_line(f"instant-edit: ignored a change outside {doc.uri}: {e}", types.MessageType.Error)
+        else:
+            text = change.text
+    ls.docs[doc.uri] = Document(doc.uri, text, params.text_document.version, doc.language, doc.path)
+
+
+def did_close(ls: InstantEditServer, params: types.DidCloseTextDocumentParams) -> None:
+    ls.docs.pop(params.text_document.uri, None)
+
+
+def did_save(ls: InstantEditServer, params: types.DidSaveTextDocumentParams) -> None:
+    doc = ls.docs.get(params.text_document.uri)
+    if doc is not None and doc.path is not None and ls.index is not None:
+        ls.index.update(doc.path)
+
+
+def did_change_configuration(ls: InstantEditServer, params: types.DidChangeConfigurationParams) -> None:
+    layer, problems = settings_mod.overrides(params.settings)
+    if params.settings is not None:
+        ls.client_layer = layer
+    ls.apply_settings(problems)
+
+
+# --- code actions ------------------------------------------------------------------------------------------
+def _resolve_supported(ls: InstantEditServer) -> bool:
+    td = ls.client_capabilities.text_document
+    support = td.code_action.resolve_support if td and td.code_action else None
+    return support is not None and "edit" in support.properties
+
+
+def code_action(ls: InstantEditServer, params: types.CodeActionParams) -> list[types.CodeAction]:
+    """List the actions instantly (no model call): the edit comes from codeAction/resolve or a command."""
+    if params.context.only and not any(str(k.value if hasattr(k, "value") else k).startswith(("refactor", ""))
+                                       for k in params.context.only):
+        return []
+    doc = ls.document(params.text_document.uri)
+    ls.offsets(doc, params.range)  # refuse a range outside the document now, not at resolve time
+    arg = {"uri": doc.uri, "range": _json_range(params.range), "version": doc.version}
+    names = ["regenerate", "repair", "fill"] if params.range.start != params.range.end else ["fill"]
+    resolve = _resolve_supported(ls)
+    out = []
+    for name in names:
+        action = types.CodeAction(title=ACTION_TITLES[name], kind=KIND, data={**arg, "action": name})
+        if not resolve:
+            action.command = types.Command(ACTION_TITLES[name], f"instantEdit.{name}", [arg])
+        out.append(action)
+    return out
+
+
+async def code_action_resolve(ls: InstantEditServer, action: types.CodeAction) -> types.CodeAction:
+    data = action.data if isinstance(action.data, dict) else {}
+    name = data.get("action")
+    if name not in ACTION_TITLES:
+        raise JsonRpcInvalidParams(f"not an instant-edit code action: {action.title!r}")
+    doc, span = _target(ls, data)
+    outcome = await ls.run_action(name, doc, span, (), None)
+    if outcome.replacements:
+        action.edit = ls.edit_for(doc, outcome)
+    ls.tell(outcome.message, types.MessageType.Warning if outcome.flagged else types.MessageType.Info)
+    return action
+
+
+def _target(ls: InstantEditServer, arg: Any) -> tuple[Document, Span]:
+    """The document and span a command or action names; a stale `version` is refused."""
+    if not isinstance(arg, dict) or "uri" not in arg or "range" not in arg:
+        raise JsonRpcInvalidParams("expected an argument {uri, range}")
+    doc = ls.document(arg["uri"])
+    version = arg.get("version")
+    if version is not None and version != doc.version:
+        raise StaleVersion(f"{doc.uri} is at version {doc.version}, the request was made for version {version}; "
+                           "ask again")
+    try:
+        rng = ls.protocol._converter.structure(arg["range"], types.Range)
+    except Exception as e:  # noqa: BLE001 - cattrs raises several error types for a malformed range
+        raise JsonRpcInvalidParams(f"malformed range: {e}") from None
+    return doc, ls.offsets(doc, rng)
+
+
+def _json_range(rng: types.Range) -> dict:
+    return {"start": {"line": rng.start.line, "character": rng.start.character},
+            "end": {"line": rng.end.line, "character": rng.end.character}}
+
+
+async def run_command(ls: InstantEditServer, name: str, args: tuple, extra_key: str | None = None) -> dict:
+    """Compute, then apply through workspace/applyEdit; reply {applied, message, flagged}."""
+    if not args:
+        raise JsonRpcInvalidParams(f"instantEdit.{name} needs an argument {{uri, range}}")
+    doc, span = _target(ls, args[0])
+    extra = ()
+    if extra_key:
+        value = args[0].get(extra_key)
+        if not isinstance(value, str):
+            raise JsonRpcInvalidParams(f"instantEdit.{name} needs a string {extra_key!r} in its argument")
+        extra = (value,)
+    outcome = await ls.run_action(name, doc, span, extra, None)
+    if not outcome.replacements:
+        return {"applied": False, "message": outcome.message, "flagged": outcome.flagged}
+    edit = ls.edit_for(doc, outcome)
+    reply = await ls.workspace_apply_edit_async(types.ApplyWorkspaceEditParams(edit=edit, label=outcome.message))
+    message = outcome.message if reply.applied else f"{outcome.message}; the editor refused the edit: {reply.failure_reason}"
+    return {"applied": bool(reply.applied), "message": message, "flagged": outcome.flagged}
+
+
+# --- completion ----------------------------------------------------------------------------------------------
+async def complete_at(ls: InstantEditServer, uri: str, position: types.Position) -> str:
+    """Inline completion text at a position ('' when disabled or nothing comes); newest per document wins."""
+    if not ls.settings.inline_completion:
+        return ""
+    doc = ls.document(uri)
+    lines = positions.Lines.of(doc.text)
+    try:
+        offset = positions.offset_at(lines, position.line, position.character, ls.encoding)
+    except positions.PositionError as e:
+        raise JsonRpcInvalidParams(f"bad position for {uri}: {e}") from None
+    target = Target(doc.text, Span(offset, offset), doc.language, doc.path)
+    opts = ls.options()
+    request = actions.completion_request(target, opts, spans.is_single_line(doc.text, offset, doc.language))
+    key = (ls.settings, request)
+    if (hit := ls.scheduler.cached(key)) is not None:
+        ls.scheduler.supersede(f"complete:{uri}")  # the older request is no longer wanted either
+        return hit
+
+    def work(engine, stop):
+        text = actions.complete(engine, request, opts, actions.Hooks(None, stop))
+        ls.scheduler.remember(key, text)
+        return text
+
+    return await ls.run_job(work, key=f"complete:{uri}")
+
+
+async def inline_completion(ls: InstantEditServer, params: types.InlineCompletionParams) -> types.InlineCompletionList:
+    text = await complete_at(ls, params.text_document.uri, params.position)
+    if not text:
+        return types.InlineCompletionList(items=[])
+    at = types.Range(start=params.position, end=params.position)
+    return types.InlineCompletionList(items=[types.InlineCompletionItem(insert_text=text, range=at)])
+
+
+async def completion(ls: InstantEditServer, params: types.CompletionParams) -> types.CompletionList:
+    """The fallback for clients without inline completion: one item replacing the word before the cursor."""
+    text = await complete_at(ls, params.text_document.uri, params.position)
+    if not text:
+        return types.CompletionList(is_incomplete=True, items=[])
+    doc = ls.document(params.text_document.uri)
+    lines = positions.Lines.of(doc.text)
+    line_text = lines.line_text(params.position.line)
+    index = positions.column_to_index(line_text, params.position.character, ls.encoding)
+    word = _WORD_BEFORE.search(line_text[:index]).group()
+    start = types.Position(line=params.position.line,
+                           character=positions.index_to_column(line_text, index - len(word), ls.encoding))
+    edit = types.TextEdit(range=types.Range(start=start, end=params.position), new_text=word + text)
+    label = (word + text).splitlines()[0][:80] or text.strip()[:80]
+    item = types.CompletionItem(label=label, kind=types.CompletionItemKind.Text, text_edit=edit,
+                                filter_text=word + text, detail="instant-edit", insert_text_format=types.InsertTextFormat.PlainText)
+    return types.CompletionList(is_incomplete=True, items=[item])
+
+
+# --- introspection -------------------------------------------------------------------------------------------
+def status_request(ls: InstantEditServer, params: Any) -> dict:
+    """instantEdit/settings: the effective settings and model state (for clients' status views and tests)."""
+    state = ls.scheduler.state if ls.scheduler else None
+    return {"settings": ls.settings.as_dict(), "positionEncoding": ls.encoding,
+            "state": state.state if state else "loading", "message": state.message if state else ""}
+
+
+def index_lookup(ls: InstantEditServer, params: Any) -> list[dict]:
+    """instantEdit/indexLookup {name}: where the context index finds definitions of a name."""
+    name = params.get("name") if isinstance(params, dict) else getattr(params, "name", None)
+    if not isinstance(name, str):
+        raise JsonRpcInvalidParams("expected {name: string}")
+    found = ls.index.lookup(name) if ls.index else []
+    return [{"name": d.name, "path": str(d.path), "snippet": d.snippet} for d in found]
+
+
+def register(ls: InstantEditServer) -> None:
+    """Attach every handler to the server (kept out of import time so tests can build servers freely)."""
+    feature = ls.feature
+    feature(types.INITIALIZE)(initialize)
+    feature(types.INITIALIZED)(initialized)
+    feature(types.SHUTDOWN)(shutdown)
+    feature(types.TEXT_DOCUMENT_DID_OPEN)(did_open)
+    feature(types.TEXT_DOCUMENT_DID_CHANGE)(did_change)
+    feature(types.TEXT_DOCUMENT_DID_CLOSE)(did_close)
+    feature(types.TEXT_DOCUMENT_DID_SAVE)(did_save)
+    feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)(did_change_configuration)
+    feature(types.TEXT_DOCUMENT_CODE_ACTION,
+            types.CodeActionOptions(code_action_kinds=[KIND], resolve_provider=True))(code_action)
+    feature(types.CODE_ACTION_RESOLVE)(code_action_resolve)
+    feature(types.TEXT_DOCUMENT_INLINE_COMPLETION, types.InlineCompletionOptions())(inline_completion)
+    feature(types.TEXT_DOCUMENT_COMPLETION, types.CompletionOptions(trigger_characters=[".", "(", " "]))(completion)
+    feature("instantEdit/settings")(status_request)
+    feature("instantEdit/indexLookup")(index_lookup)
+    for name in ("regenerate", "repair", "fill"):
+        ls.command(f"instantEdit.{name}")(_command(name))
+    ls.command("instantEdit.rewrite")(_command("rewrite", "instruction"))
+    ls.command("instantEdit.translate")(_command("translate", "language"))
+
+
+def _command(name: str, extra_key: str | None = None):
+    async def handler(ls: InstantEditServer, *args):
+        return await run_command(ls, name, args, extra_key)
+
+    handler.__name__ = f"instant_edit_{name}"
+    return handler
+
+
+__all__ = ["register", "REQUEST_FAILED"]

@@ -1,0 +1,89 @@
+"""Server settings: defaults < client (initializationOptions, then didChangeConfiguration) < instant-edit.toml.
+
+Client keys are camelCase, the toml file's are snake_case; both are converted here, once. Unknown keys and
+values of the wrong type are reported and skipped, never fatal.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import asdict, dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+
+TOML_NAME = "instant-edit.toml"
+
+
+@dataclass(frozen=True)
+class Settings:
+    model: str | None = None  # checkpoint folder; None: the embedded default
+    device: str = "auto"
+    threshold: float = 0.9
+    max_steps: int = 0
+    context_tokens: int = 512
+    inline_completion: bool = True
+
+    def model_key(self) -> tuple[str | None, str, int]:
+        """What identifies a loaded engine: a change here means reloading the model."""
+        return self.model, self.device, self.context_tokens
+
+    def as_dict(self) -> dict[str, Any]:
+        return {snake_to_camel(k): v for k, v in asdict(self).items()}
+
+
+def camel_to_snake(name: str) -> str:
+    return re.sub(r"(?<!^)([A-Z])", r"_\1", name).lower()
+
+
+def snake_to_camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(w.title() for w in rest)
+
+
+def _valid(name: str, value: Any) -> bool:
+    kind = {f.name: f.type for f in fields(Settings)}[name]
+    if name == "model":
+        return value is None or isinstance(value, str)
+    if kind == "float":
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if kind == "int":
+        return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+    if kind == "bool":
+        return isinstance(value, bool)
+    return isinstance(value, str)
+
+
+def overrides(raw: Any, snake: bool = False) -> tuple[dict[str, Any], list[str]]:
+    """Valid settings from a client or toml dict, and a message per rejected key."""
+    if raw is None:
+        return {}, []
+    if not isinstance(raw, dict):
+        return {}, [f"settings must be an object, got {type(raw).__name__}"]
+    raw = raw.get("instantEdit", raw.get("instant-edit", raw))  # accept both nested and flat shapes
+    names = {f.name for f in fields(Settings)}
+    good, problems = {}, []
+    for key, value in (raw or {}).items():
+        name = key if snake else camel_to_snake(key)
+        if name not in names:
+            problems.append(f"unknown setting {key!r}")
+        elif not _valid(name, value):
+            problems.append(f"setting {key!r} has an invalid value {value!r}")
+        else:
+            good[name] = float(value) if name == "threshold" else value
+    return good, problems
+
+
+def read_toml(root: Path | None) -> tuple[dict[str, Any], list[str]]:
+    """Overrides from `instant-edit.toml` in the workspace root (missing file: none)."""
+    if root is None or not (root / TOML_NAME).is_file():
+        return {}, []
+    try:
+        data = tomllib.loads((root / TOML_NAME).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
+        return {}, [f"{TOML_NAME}: {e}"]
+    return overrides(data, snake=True)
+
+
+def merge(client: dict[str, Any], toml: dict[str, Any]) -> Settings:
+    return replace(Settings(), **{**client, **toml})

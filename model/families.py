@@ -1,0 +1,341 @@
+"""Checkpoint families: which open diffusion model a Hugging Face folder holds, and how it maps onto `Denoiser`.
+
+Three families are known, told apart by `config.json`'s `model_type` and `architectures`:
+- the project's own (`qwen2` / `InstantEditDenoiser`): loaded by `model.checkpoint` unchanged;
+- Dream (`Dream` / `DreamModel`: Dream-v0, Dream-Coder, DiffuCoder, DreamOn): Qwen2 tensor names as they are,
+  logits shifted by one (position i is predicted at i-1), BOS first, mask id from the config or `<|mask|>`;
+- LLaDA (`llada` / `LLaDAModelLM`): OLMo-style config keys and tensor names, renamed onto Qwen2's; no biases,
+  no shift, mask id 126336 unless the config says otherwise.
+The weights always go into the project's own network; no code shipped with a checkpoint is ever run.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import torch
+from safetensors import safe_open
+from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers
+
+from model.checkpoint import CheckpointError, load_network
+from model.config import ModelConfig
+from model.network import Denoiser
+from model.tokenizer import SpecialIds, special_ids_from
+
+LLADA_MASK_ID = 126336  # the released LLaDA checkpoints' mask id
+
+
+@dataclass(frozen=True)
+class Family:
+    """One checkpoint family: how to read its config and tensor names, and its decoding rules."""
+
+    name: str
+    model_type: str
+    architecture: str
+    logit_shift: bool
+    mask_token: str  # the mask token's text in the family's tokenizer
+    to_config: Callable[[dict], ModelConfig]
+    rename: Callable[[str], str]  # the family's tensor name -> the Qwen2 name `Denoiser` uses
+
+
+class UnknownFamilyError(CheckpointError):
+    """config.json names a model this project cannot load."""
+
+
+class DoesNotFitError(CheckpointError):
+    """The network is larger than the free memory of the device it was asked onto."""
+
+
+# --- config.json -> ModelConfig ------------------------------------------------------------------------------
+def _own_config(d: dict) -> ModelConfig:
+    return ModelConfig.from_hf_dict(d)
+
+
+def _dream_config(d: dict) -> ModelConfig:
+    """Dream configs carry Qwen2 fields plus `mask_token_id`; features the network lacks are refused."""
+    if d.get("use_sliding_window"):
+        raise CheckpointError("Dream config asks for sliding-window attention, which this network does not have")
+    if d.get("rope_scaling"):
+        raise CheckpointError(f"Dream config asks for rope_scaling {d['rope_scaling']!r}, which is not supported")
+    cfg = ModelConfig.from_hf_dict({**d, "attention_bias": True})  # Qwen2: q/k/v always have biases
+    return replace(cfg, logit_shift=True)
+
+
+LLADA_UNSUPPORTED = {  # key: the value the network implements
+    "block_type": "llama", "alibi": False, "include_bias": False, "input_emb_norm": False,
+    "scale_logits": False, "attention_layer_norm": False, "layer_norm_type": "rms", "activation_type": "silu",
+    "rope": True, "bias_for_layer_norm": False, "multi_query_attention": None,
+}
+
+
+def _llada_config(d: dict) -> ModelConfig:
+    """OLMo-style keys (d_model, n_layers, ...) onto Qwen2's names; anything the network lacks is an error."""
+    wrong = {k: d[k] for k, want in LLADA_UNSUPPORTED.items() if k in d and d[k] not in (want, None)}
+    if wrong:
+        raise CheckpointError(f"LLaDA config has settings this network does not implement: {wrong}")
+    n_heads = int(d["n_heads"])
+    return ModelConfig(
+        vocab_size=int(d.get("embedding_size") or d["vocab_size"]),
+        hidden_size=int(d["d_model"]),
+        intermediate_size=int(d.get("mlp_hidden_size") or d.get("mlp_ratio", 4) * d["d_model"]),
+        num_hidden_layers=int(d["n_layers"]),
+        num_attention_heads=n_heads,
+        num_key_value_heads=int(d.get("n_kv_heads") or n_heads),
+        max_position_embeddings=int(d.get("max_sequence_length", 4096)),
+        rope_theta=float(d.get("rope_theta", 10000.0)),
+        rms_norm_eps=float(d.get("rms_norm_eps", 1e-5)),
+        tie_word_embeddings=bool(d.get("weight_tying", False)),
+        attention_bias=bool(d.get("include_qkv_bias", False)),
+        mask_token_id=int(d.get("mask_token_id") or LLADA_MASK_ID),
+        pad_token_id=int(d.get("pad_token_id") or d.get("eos_token_id") or 0),
+        bos_token_id=int(d.get("bos_token_id") or d.get("eos_token_id") or 0),
+        eos_token_id=int(d.get("eos_token_id") or 0),
+        logit_shift=False,
+    )
+
+
+# --- tensor names -------------------------------------------------------------------------------------------
+LLADA_BLOCK_NAMES = {
+    "attn_norm": "input_layernorm", "q_proj": "self_attn.q_proj", "k_proj": "self_attn.k_proj",
+    "v_proj": "self_attn.v_proj", "attn_out": "self_attn.o_proj", "ff_norm": "post_attention_layernorm",
+    "ff_proj": "mlp.gate_proj", "up_proj": "mlp.up_proj", "ff_out": "mlp.down_proj",
+}
+LLADA_TOP_NAMES = {
+    "model.transformer.wte.weight": "model.embed_tokens.weight",
+    "model.transformer.ln_f.weight": "model.norm.weight",
+    "model.transformer.ff_out.weight": "lm_head.weight",
+}
+LLADA_BLOCK = re.compile(r"model\.transformer\.blocks\.(\d+)\.(\w+)\.(weight|bias)")
+
+
+def _llada_name(name: str) -> str:
+    if name in LLADA_TOP_NAMES:
+        return LLADA_TOP_NAMES[name]
+    m = LLADA_BLOCK.fullmatch(name)
+    if m and m.group(2) in LLADA_BLOCK_NAMES:
+        return f"model.layers.{m.group(1)}.{LLADA_BLOCK_NAMES[m.group(2)]}.{m.group(3)}"
+    return name  # left as is: reported as unexpected by the name check
+
+
+FAMILIES = (
+    Family("instant-edit", "qwen2", "InstantEditDenoiser", False, "<|mask|>", _own_config, lambda n: n),
+    Family("dream", "dream", "DreamModel", True, "<|mask|>", _dream_config, lambda n: n),
+    Family("llada", "llada", "LLaDAModelLM", False, "<|mdm_mask|>", _llada_config, _llada_name),
+)
+
+
+def read_json(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise CheckpointError(f"checkpoint {path.parent} is missing {path.name}") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise CheckpointError(f"checkpoint {path.parent}: {path.name} is not valid JSON ({e})") from e
+
+
+def detect(config: dict, where: Path | str = "config.json") -> Family:
+    """The family whose model_type or architecture config.json names; a clear error naming what was found."""
+    model_type = str(config.get("model_type", "")).lower()
+    archs = [str(a) for a in config.get("architectures") or []]
+    for fam in FAMILIES:
+        if fam.architecture in archs or (model_type == fam.model_type and fam.name != "instant-edit"):
+            return fam
+    known = ", ".join(f"{f.model_type}/{f.architecture}" for f in FAMILIES)
+    raise UnknownFamilyError(
+        f"{where}: model_type {config.get('model_type')!r} with architectures {archs} is not a diffusion "
+        f"checkpoint this project can load (known model_type/architecture: {known})"
+    )
+
+
+def detect_folder(folder: Path) -> Family:
+    if not folder.is_dir():
+        raise CheckpointError(f"checkpoint folder not found: {folder}")
+    return detect(read_json(folder / "config.json"), folder / "config.json")
+
+
+def model_config(folder: Path, family: Family) -> ModelConfig:
+    try:
+        return family.to_config(read_json(folder / "config.json"))
+    except (KeyError, TypeError, ValueError) as e:
+        raise CheckpointError(f"checkpoint {folder}: config.json is not a valid {family.name} config ({e!r})") from e
+
+
+# --- weights ------------------------------------------------------------------------------------------------
+def weight_files(folder: Path) -> list[Path]:
+    """model.safetensors, or the shards a model.safetensors.index.json names (the hub layout for 7B models)."""
+    single = folder / "model.safetensors"
+    if single.is_file():
+        return [single]
+    index = folder / "model.safetensors.index.json"
+    if not index.is_file():
+        raise CheckpointError(f"checkpoint {folder} is missing model.safetensors (or model.safetensors.index.json)")
+    shards = sorted(set(read_json(index).get("weight_map", {}).values()))
+    missing = [s for s in shards if not (folder / s).is_file()]
+    if missing or not shards:
+        raise CheckpointError(f"checkpoint {folder}: weight shards missing: {missing or 'the index names none'}")
+    return [folder / s for s in shards]
+
+
+def read_weights(folder: Path, family: Family, device: str, dtype: torch.dtype) -> dict[str, torch.Tensor]:
+    """Every tensor, renamed to Qwen2's names and cast, read one at a time to keep host memory low."""
+    state = {}
+    for path in weight_files(folder):
+        try:
+            with safe_open(str(path), framework="pt", device="cpu") as f:
+                for name in f.keys():
+                    state[family.rename(name)] = f.get_tensor(name).to(device=device, dtype=dtype)
+        except (OSError, RuntimeError, ValueError) as e:  # safetensors' own errors derive from these
+            raise CheckpointError(f"checkpoint {folder}: {path.name} is unreadable ({e})") from e
+    return state
+
+
+def check_names(folder: Path, state: dict, expected: dict) -> None:
+    """Same names and shapes as the network, or an error naming the first differences."""
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
+    if missing or unexpected:
+        raise CheckpointError(
+            f"checkpoint {folder}: tensors do not match the config (missing {missing[:5]}, unexpected {unexpected[:5]})"
+        )
+    for name, tensor in state.items():
+        if tensor.shape != expected[name].shape:
+            raise CheckpointError(
+                f"checkpoint {folder}: {name} has shape {tuple(tensor.shape)}, config needs {tuple(expected[name].shape)}"
+            )
+
+
+def parameter_bytes(cfg: ModelConfig, dtype: torch.dtype) -> int:
+    with torch.device("meta"):
+        net = Denoiser(cfg)
+    return net.num_parameters() * torch.empty((), dtype=dtype).element_size()
+
+
+def check_fits(cfg: ModelConfig, device: str, dtype: torch.dtype, headroom: float = 1.15) -> None:
+    """On CUDA, refuse before loading when weights plus working room exceed the free memory."""
+    if not device.startswith("cuda"):
+        return
+    free, total = torch.cuda.mem_get_info(torch.device(device))
+    need = int(parameter_bytes(cfg, dtype) * headroom)
+    if need > free:
+        gib = 1024**3
+        raise DoesNotFitError(
+            f"the model needs about {need / gib:.1f} GiB on {device} ({dtype}), but only {free / gib:.1f} GiB "
+            f"of {total / gib:.1f} GiB is free; use a larger GPU or --device cpu"
+        )
+
+
+def build_network(folder: Path, family: Family, cfg: ModelConfig, device: str, dtype: torch.dtype) -> Denoiser:
+    """Allocate the network without initialising it, then take the checkpoint's tensors as its parameters."""
+    check_fits(cfg, device, dtype)
+    with torch.device("meta"):
+        net = Denoiser(cfg)
+    expected = net.state_dict()
+    state = read_weights(folder, family, device, dtype)
+    if cfg.tie_word_embeddings:
+        state.pop("lm_head.weight", None)
+        expected.pop("lm_head.weight")
+    check_names(folder, state, expected)
+    if cfg.tie_word_embeddings:
+        state["lm_head.weight"] = state["model.embed_tokens.weight"]
+    net.load_state_dict(state, assign=True)
+    if cfg.tie_word_embeddings:
+        net.lm_head.weight = net.model.embed_tokens.weight  # assign=True replaced the shared parameter
+    return net.eval()
+
+
+def load_family_network(folder: Path, device: str, dtype: torch.dtype) -> tuple[Family, Denoiser]:
+    """Detect the family and build its network on `device` in `dtype`."""
+    family = detect_folder(folder)
+    if family.name == "instant-edit":
+        return family, load_network(folder, device=device, dtype=dtype)
+    return family, build_network(folder, family, model_config(folder, family), device, dtype)
+
+
+# --- tokenizer and special ids ------------------------------------------------------------------------------
+def token_text(value) -> str | None:
+    """A special token as tokenizer_config.json writes it: a string or an AddedToken dict."""
+    if isinstance(value, dict):
+        return value.get("content")
+    return value if isinstance(value, str) else None
+
+
+def tokenizer_settings(folder: Path) -> dict:
+    """tokenizer_config.json merged over special_tokens_map.json (either may be absent)."""
+    out: dict = {}
+    for name in ("special_tokens_map.json", "tokenizer_config.json"):
+        if (folder / name).is_file():
+            out.update(read_json(folder / name))
+    return out
+
+
+def special_ids(folder: Path, family: Family, cfg: ModelConfig, tok) -> SpecialIds:
+    """Mask, pad, eos and bos ids: config.json first for the mask, the tokenizer's named tokens otherwise."""
+    if family.name == "instant-edit":
+        base = special_ids_from(tok)  # config.json may override the tokenizer's mask id (hub checkpoints do)
+        return base if cfg.mask_token_id == base.mask else replace(base, mask=cfg.mask_token_id)
+    settings = tokenizer_settings(folder)
+    raw = read_json(folder / "config.json")
+
+    def named(key: str) -> int | None:
+        text = token_text(settings.get(key))
+        return tok.token_to_id(text) if text else None
+
+    mask = raw.get("mask_token_id") or named("mask_token") or tok.token_to_id(family.mask_token) or cfg.mask_token_id
+    eos = raw.get("eos_token_id") or named("eos_token")
+    if isinstance(eos, list):
+        eos = eos[0]
+    if eos is None:
+        raise CheckpointError(f"checkpoint {folder}: no end-of-text token in config.json or the tokenizer files")
+    pad = raw.get("pad_token_id") or named("pad_token") or eos
+    bos = named("bos_token") or raw.get("bos_token_id") or eos
+    if not 0 <= int(mask) < cfg.vocab_size:
+        raise CheckpointError(f"checkpoint {folder}: mask id {mask} is outside the vocabulary ({cfg.vocab_size})")
+    return SpecialIds(mask=int(mask), pad=int(pad), eos=int(eos), bos=int(bos))
+
+
+
+# Qwen2's pre-tokenizer split (contractions, letters, single digits, punctuation runs, newlines, spaces).
+QWEN2_SPLIT = (
+    r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+"
+    r"|\s+(?!\S)|\s+"
+)
+
+
+def load_tokenizer(folder: Path) -> Tokenizer:
+    """tokenizer.json when present; else Qwen2's vocab.json + merges.txt (Dream ships only those)."""
+    if (folder / "tokenizer.json").is_file():
+        try:
+            return Tokenizer.from_file(str(folder / "tokenizer.json"))
+        except Exception as e:  # tokenizers raises a bare Exception for malformed files
+            raise CheckpointError(f"checkpoint {folder}: tokenizer.json is unreadable ({e})") from e
+    if not (folder / "vocab.json").is_file() or not (folder / "merges.txt").is_file():
+        raise CheckpointError(f"checkpoint {folder} is missing tokenizer.json (or vocab.json + merges.txt)")
+    return bpe_from_vocab(folder)
+
+
+def bpe_from_vocab(folder: Path) -> Tokenizer:
+    """Byte-level BPE from the slow-tokenizer files; added tokens keep the ids tokenizer_config.json gives them."""
+    vocab = read_json(folder / "vocab.json")
+    added = tokenizer_settings(folder).get("added_tokens_decoder") or {}
+    for i, spec in added.items():
+        vocab[spec["content"]] = int(i)  # placed in the model vocab so their ids survive registration
+    lines = (folder / "merges.txt").read_text(encoding="utf-8").splitlines()
+    merges = [tuple(line.split(" ")) for line in lines if line and not line.startswith("#version")]
+    tok = Tokenizer(models.BPE(vocab=vocab, merges=merges))
+    tok.normalizer = normalizers.NFC()
+    tok.pre_tokenizer = pre_tokenizers.Sequence(
+        [
+            pre_tokenizers.Split(Regex(QWEN2_SPLIT), behavior="isolated"),
+            pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
+        ]
+    )
+    tok.decoder = decoders.ByteLevel()
+    specs = [added[i] for i in sorted(added, key=int)]
+    as_added = lambda s: AddedToken(s["content"], special=s.get("special", True), normalized=False)  # noqa: E731
+    tok.add_special_tokens([as_added(s) for s in specs if s.get("special", True)])
+    tok.add_tokens([as_added(s) for s in specs if not s.get("special", True)])
+    return tok

@@ -1,0 +1,79 @@
+"""The CLI as a user runs it: a subprocess on a sample file."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+
+def cli(*args, check=True):
+    proc = subprocess.run(
+        [sys.executable, "-m", "lsp_server.cli", *args], capture_output=True, text=True, timeout=300
+    )
+    if check and proc.returncode != 0:
+        raise AssertionError(f"exit {proc.returncode}: {proc.stderr}")
+    return proc
+
+
+@pytest.fixture()
+def sample_file(tmp_path, sample_source):
+    path = tmp_path / "sample.py"
+    path.write_text(sample_source)
+    return path
+
+
+def test_infill_range_round_trip_keeps_everything_outside_the_span(sample_file, sample_source):
+    lines = sample_source.split("\n")
+    row = lines.index("    return a + b") + 1
+    proc = cli("infill", str(sample_file), "--range", f"{row}:5-{row}:17")
+    out = proc.stdout
+    start = sum(len(x) + 1 for x in lines[: row - 1]) + 4
+    end = start + len("return a + b")
+    assert out.startswith(sample_source[:start])
+    assert out.endswith(sample_source[end:])
+    assert "model calls" in proc.stderr
+    assert sample_file.read_text() == sample_source  # the CLI prints; it never writes the file
+
+
+def test_insertion_at_a_point(sample_file, sample_source):
+    proc = cli("infill", str(sample_file), "--at", "1:1", "--schedule", "fixed", "--tokens-per-step", "8")
+    assert proc.stdout.endswith(sample_source)
+
+
+def test_diff_output(sample_file):
+    proc = cli("infill", str(sample_file), "--range", "15:5-15:17", "--diff")
+    assert proc.stdout == "" or proc.stdout.startswith("--- a/")
+
+
+@pytest.mark.parametrize("where", [["--range", "999:1-999:2"], ["--range", "1:500-1:501"], ["--at", "0:1"],
+                                   ["--range", "3:1-1:1"], ["--at", "abc"]])
+def test_bad_positions_are_clear_errors(sample_file, where):
+    proc = cli("infill", str(sample_file), *where, check=False)
+    assert proc.returncode == 2
+    assert "instant-edit:" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_non_utf8_file_is_refused_and_untouched(tmp_path):
+    path = tmp_path / "latin1.py"
+    data = "x = 'caf\xe9'\n".encode("latin-1")
+    path.write_bytes(data)
+    proc = cli("infill", str(path), "--at", "1:1", check=False)
+    assert proc.returncode != 0 and "not UTF-8" in proc.stderr
+    assert path.read_bytes() == data
+
+
+def test_broken_model_path_is_a_clear_error(sample_file, tmp_path):
+    proc = cli("infill", str(sample_file), "--at", "1:1", "--model", str(tmp_path / "missing"), check=False)
+    assert proc.returncode == 2 and "checkpoint folder not found" in proc.stderr
+
+
+def test_bench_prints_one_json_object_last(tmp_path):
+    proc = cli("bench", "--spans", "3")
+    report = json.loads(proc.stdout.strip().splitlines()[-1])
+    for mode in ("baseline", "threshold", "threshold_cache"):
+        assert set(report[mode]) >= {"p50_ms", "p95_ms", "tokens_per_s", "nfe_per_token", "exact_match", "peak_rss_mb"}
+    assert report["spans"] == 3 and report["context_tokens"] > 0
+    assert report["baseline"]["nfe_per_token"] >= report["threshold"]["nfe_per_token"] or report["baseline"]["tokens_per_s"] == 0

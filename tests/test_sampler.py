@@ -1,0 +1,141 @@
+"""Sampler invariants on the real embedded model (and one random-weight network for the growth rule)."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from model import InfillRequest, SamplerConfig
+from model.network import Denoiser
+from model.sampler import DenoiseCancelled, Row, Sampler
+
+REQUEST = InfillRequest(
+    prefix="def add(a, b):\n    ", suffix="\n\n\nprint(add(1, 2))\n", single_line=True
+)
+
+
+def rows_for(engine, budget=16):
+    row = engine.make_row(REQUEST, budget)
+    return [row], list(row.prefix), list(row.suffix)
+
+
+def test_prefix_and_suffix_are_never_altered(engine):
+    rows, prefix, suffix = rows_for(engine)
+    sampler = Sampler(engine.net, engine.special, SamplerConfig(schedule="fixed", tokens_per_step=3))
+    sampler.run(rows)
+    assert rows[0].prefix == prefix and rows[0].suffix == suffix
+    ids = sampler.predictor.layout.ids[0].tolist()
+    assert ids[: len(prefix)] == prefix
+    assert ids[len(prefix) + len(rows[0].span) : len(prefix) + len(rows[0].span) + len(suffix)] == suffix
+
+
+@pytest.mark.parametrize("cfg", [
+    SamplerConfig(schedule="fixed", tokens_per_step=1, use_cache=False),
+    SamplerConfig(schedule="threshold", threshold=0.9),
+    SamplerConfig(schedule="threshold", order="margin", threshold=0.5),
+    SamplerConfig(schedule="fixed", order="entropy", tokens_per_step=4),
+    SamplerConfig(schedule="threshold", temperature=0.8, seed=3),
+])
+def test_no_mask_or_pad_left_in_output(engine, cfg):
+    rows, _, _ = rows_for(engine)
+    (res,) = Sampler(engine.net, engine.special, cfg).run(rows)
+    assert engine.special.mask not in res.span
+    assert engine.special.pad not in res.span
+    assert len(res.confidence) == len(res.span)
+
+
+def test_pad_positions_are_dropped_from_text(engine):
+    res = engine.infill(REQUEST, SamplerConfig())
+    assert "<|pad|>" not in res.text and "<|mask|>" not in res.text
+
+
+def test_fixed_schedule_takes_budget_over_k_steps(engine):
+    for k in (1, 4, 16):
+        rows, _, _ = rows_for(engine, budget=16)
+        (res,) = Sampler(engine.net, engine.special, SamplerConfig(schedule="fixed", tokens_per_step=k, grow=False)).run(rows)
+        assert res.steps == math.ceil(16 / k)
+
+
+def test_max_steps_caps_the_loop(engine):
+    rows, _, _ = rows_for(engine, budget=32)
+    (res,) = Sampler(engine.net, engine.special, SamplerConfig(schedule="fixed", max_steps=5, grow=False)).run(rows)
+    assert res.steps <= 5
+
+
+def test_greedy_is_deterministic_and_sampling_follows_the_seed(engine):
+    a = engine.infill(REQUEST, SamplerConfig())
+    b = engine.infill(REQUEST, SamplerConfig())
+    assert a.text == b.text
+    s1 = engine.infill(REQUEST, SamplerConfig(temperature=1.0, seed=7, use_cache=False))
+    s2 = engine.infill(REQUEST, SamplerConfig(temperature=1.0, seed=7, use_cache=False))
+    assert s1.text == s2.text
+
+
+def test_threshold_decoding_uses_fewer_calls_than_one_per_step(engine):
+    slow = engine.infill(REQUEST, SamplerConfig(schedule="fixed", tokens_per_step=1, grow=False))
+    fast = engine.infill(REQUEST, SamplerConfig(schedule="threshold", threshold=0.9, grow=False))
+    assert slow.nfe == 32
+    assert fast.nfe < slow.nfe
+
+
+def test_drafts_stream_after_every_step(engine):
+    drafts = []
+    res = engine.infill(REQUEST, SamplerConfig(schedule="fixed", tokens_per_step=4, grow=False), on_draft=drafts.append)
+    assert len(drafts) == res.steps == 8
+    open_counts = [d[0].open_positions for d in drafts]
+    assert open_counts == sorted(open_counts, reverse=True) and open_counts[-1] == 0
+    assert "\u2591" in drafts[0][0].text and "\u2591" not in drafts[-1][0].text
+
+
+def test_should_stop_cancels_between_steps(engine):
+    calls = []
+
+    def stop():
+        calls.append(1)
+        return len(calls) > 2
+
+    with pytest.raises(DenoiseCancelled):
+        engine.infill(REQUEST, SamplerConfig(schedule="fixed"), should_stop=stop)
+    assert len(calls) == 3
+
+
+def test_remasking_reopens_weak_tokens(engine):
+    res = engine.infill(REQUEST, SamplerConfig(remask_below=1.01, remask_rounds=1, grow=False))
+    assert res.remasked > 0  # every committed position scores below 1.01, so each is reopened once
+
+
+def test_repair_keeps_likely_tokens(engine):
+    request = InfillRequest("def add(a, b):\n    ", "\n", span="return a + b")
+    res = engine.repair(request, SamplerConfig(), bound=0.0)  # nothing is weaker than 0: nothing changes
+    assert res.text == "return a + b" and res.remasked == 0
+
+
+def test_span_grows_when_budget_is_used_up_with_a_weak_tail(engine):
+    # Random weights give near-uniform predictions: never a confident tail, rarely a pad, so the span must grow.
+    torch.manual_seed(0)
+    net = Denoiser(engine.net.cfg).eval()
+    for p in net.parameters():
+        torch.nn.init.normal_(p, std=0.02)
+    row = Row(prefix=[engine.special.bos] + engine.tok.encode("x = "), suffix=[engine.special.eos], span=[engine.special.mask] * 4)
+    (res,) = Sampler(net, engine.special, SamplerConfig(schedule="fixed", tokens_per_step=4, max_budget=16)).run([row])
+    assert res.grown > 0
+    assert len(row.span) <= 16
+
+
+def test_batch_matches_single_requests_without_cache(engine):
+    requests = [
+        REQUEST,
+        InfillRequest("import os\n\n\ndef main():\n    ", "\n", single_line=True),
+        InfillRequest("x = [1, 2, 3]\nfor item in x:\n    ", "\nprint('done')\n", single_line=True),
+    ]
+    cfg = SamplerConfig(schedule="fixed", tokens_per_step=2, use_cache=False, grow=False)
+    single = [engine.infill(r, cfg).text for r in requests]
+    batched = [r.text for r in engine.infill_batch(requests, cfg)]
+    assert batched == single
+
+
+def test_unknown_schedule_is_an_error():
+    with pytest.raises(ValueError, match="unknown schedule"):
+        SamplerConfig(schedule="spiral")
