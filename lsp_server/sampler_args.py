@@ -8,7 +8,8 @@ from model.sampler import ORDERS, SCHEDULES, SamplerConfig
 
 
 def add_model_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--model", default=None, help="checkpoint folder (default: the embedded model)")
+    p.add_argument("--model", default=None, help="checkpoint folder or hub id (default: the embedded model)")
+    p.add_argument("--allow-download", action="store_true", help="let a hub id download (needs network)")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda[:N] (default: auto)")
     p.add_argument("--context", type=int, default=512, help="context tokens around the span (default: 512)")
 

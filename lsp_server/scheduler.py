@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict, deque
 from collections.abc import Callable
-from concurrent.futures import Future
+from concurrent.futures import Future, InvalidStateError
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,6 +27,16 @@ class ModelUnavailable(Exception):
     """The model failed to load; the message says why."""
 
 
+def settle(future: Future, result: Any = None, error: BaseException | None = None) -> None:
+    """Resolve a future unless it already is (a caller may have cancelled it)."""
+    if future.done():
+        return
+    try:
+        future.set_exception(error) if error is not None else future.set_result(result)
+    except InvalidStateError:
+        pass  # cancelled between the check and the set
+
+
 @dataclass(frozen=True)
 class ModelState:
     state: str  # "loading" | "ready" | "error"
@@ -41,7 +51,8 @@ class Job:
     key: str | None = None
     future: Future = field(default_factory=Future)
     reason: str = ""  # why it was cancelled; empty while it may run
-    load: Any = None  # for a load job: the loader's argument
+    is_load: bool = False
+    spec: Any = None  # for a load job: the loader's argument
 
     def cancel(self, reason: str) -> None:
         self.reason = self.reason or reason
@@ -72,7 +83,7 @@ class Scheduler:
         """Queue a (re)load; jobs queued after it run on the new engine."""
         self._set_state(ModelState("loading", label, "", "loading the model"))
         self._ready.clear()
-        self._push(Job(fn=lambda engine, stop: None, load=spec))
+        self._push(Job(fn=lambda engine, stop: None, is_load=True, spec=spec))
 
     def submit(self, fn: Callable[[Any, Callable[[], bool]], Any], key: str | None = None) -> Job:
         """Queue a job; with a key, every earlier job under the same key is cancelled."""
@@ -83,20 +94,25 @@ class Scheduler:
     def _push(self, job: Job) -> None:
         with self._cv:
             if self._closed:
-                job.future.set_exception(Cancelled("the server is shutting down"))
+                settle(job.future, error=Cancelled("the server is shutting down"))
                 return
             if job.key is not None:
-                self._supersede(job.key)
+                self._supersede_locked(job.key)
             self._queue.append(job)
             self._cv.notify()
 
-    def _supersede(self, key: str) -> None:
+    def supersede(self, key: str) -> None:
+        """Cancel every job under `key` (a newer request for it was answered another way, e.g. from the cache)."""
+        with self._cv:
+            self._supersede_locked(key)
+
+    def _supersede_locked(self, key: str) -> None:
         """Drop queued jobs under `key` at once and flag the running one (it stops at its next step)."""
         stale = [j for j in self._queue if j.key == key]
         for job in stale:
             self._queue.remove(job)
             job.cancel("superseded by a newer request")
-            job.future.set_exception(Cancelled(job.reason))
+            settle(job.future, error=Cancelled(job.reason))
         if self._running is not None and self._running.key == key:
             self._running.cancel("superseded by a newer request")
 
@@ -106,7 +122,7 @@ class Scheduler:
             job.cancel(reason)
             if job in self._queue:
                 self._queue.remove(job)
-                job.future.set_exception(Cancelled(reason))
+                settle(job.future, error=Cancelled(reason))
 
     def wait_ready(self, timeout: float | None = None) -> bool:
         return self._ready.wait(timeout)
@@ -138,9 +154,9 @@ class Scheduler:
     def _work(self) -> None:
         while (job := self._next()) is not None:
             try:
-                if job.load is not None:
-                    self._load(job.load)
-                    job.future.set_result(self.state)
+                if job.is_load:
+                    self._load(job.spec)
+                    settle(job.future, self.state)
                 else:
                     self._run(job)
             finally:
@@ -149,16 +165,16 @@ class Scheduler:
 
     def _run(self, job: Job) -> None:
         if job.should_stop():
-            job.future.set_exception(Cancelled(job.reason))
+            settle(job.future, error=Cancelled(job.reason))
         elif self.engine is None:
-            job.future.set_exception(ModelUnavailable(self.state.message))
+            settle(job.future, error=ModelUnavailable(self.state.message))
         else:
             try:
-                job.future.set_result(job.fn(self.engine, job.should_stop))
+                settle(job.future, job.fn(self.engine, job.should_stop))
             except DenoiseCancelled:
-                job.future.set_exception(Cancelled(job.reason or "cancelled"))
+                settle(job.future, error=Cancelled(job.reason or "cancelled"))
             except Exception as e:  # noqa: BLE001 - any failure inside the model must reach the caller, not kill the worker
-                job.future.set_exception(e)
+                settle(job.future, error=e)
 
     def _load(self, spec: Any) -> None:
         label = self.state.model
@@ -182,7 +198,7 @@ class Scheduler:
         with self._cv:
             self._closed = True
             for job in self._queue:
-                job.future.set_exception(Cancelled("the server is shutting down"))
+                settle(job.future, error=Cancelled("the server is shutting down"))
             self._queue.clear()
             if self._running is not None:
                 self._running.cancel("the server is shutting down")

@@ -1,7 +1,7 @@
 """The language server: pygls 2 LanguageServer subclass holding documents, settings, index and scheduler.
 
-Handlers (in `handlers.py`-style functions at the bottom) stay thin: they convert positions with `positions`,
-ask `actions` for an Outcome through the `scheduler`, and turn it into edits with `edits`.
+The handlers (lsp_server/handlers.py) stay thin: they convert positions with `positions`, ask `actions` for an
+Outcome through the `scheduler`, and turn it into edits with `edits`; the shared plumbing lives here.
 """
 
 from __future__ import annotations
@@ -10,18 +10,19 @@ import asyncio
 import logging
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from lsprotocol import types
-from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams, JsonRpcRequestCancelled
+from pygls.exceptions import JsonRpcContentModified, JsonRpcException, JsonRpcInvalidParams, JsonRpcRequestCancelled
 from pygls.lsp.server import LanguageServer
 from pygls.protocol import LanguageServerProtocol
 from pygls.protocol.language_server import lsp_method
 from pygls.uris import to_fs_path
 
-from lsp_server import actions, positions, settings as settings_mod
+from lsp_server import actions, positions
+from lsp_server import settings as settings_mod
 from lsp_server.actions import Hooks, Options, Outcome, Target
 from lsp_server.languages import detect_language
 from lsp_server.scheduler import Cancelled, ModelState, ModelUnavailable, Scheduler
@@ -38,8 +39,8 @@ class RequestFailed(JsonRpcException):
     CODE = REQUEST_FAILED
 
 
-class StaleVersion(JsonRpcException):
-    CODE = CONTENT_MODIFIED
+class StaleVersion(JsonRpcContentModified):
+    """The request was made for an older version of the document."""
 
 
 @dataclass(frozen=True)
@@ -80,6 +81,7 @@ class InstantEditServer(LanguageServer):
         self.scheduler: Scheduler | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
         self._loaded_key: tuple | None = None
+        self.init_problems: list[str] = []  # settings problems found in initialize, reported once initialized
 
     # --- thread-safe output ------------------------------------------------------------------------------
     def later(self, fn: Callable, *args) -> None:
@@ -113,13 +115,16 @@ class InstantEditServer(LanguageServer):
         self.apply_settings(problems)
 
     def on_state(self, state: ModelState) -> None:
-        self.notify("instantEdit/status", {"state": state.state, "model": state.model, "device": state.device,
-                                           "message": state.message})
+        self.notify(
+            "instantEdit/status",
+            {"state": state.state, "model": state.model, "device": state.device, "message": state.message},
+        )
         if state.state == "error":
             self.tell(f"instant-edit: {state.message}", types.MessageType.Error)
 
-    def start_engine(self) -> None:
+    def start_engine(self, problems: list[str] = ()) -> None:
         """Start the worker thread; it loads the model in the background while requests queue behind it."""
+
         def loader(s: settings_mod.Settings):
             import model
 
@@ -127,7 +132,7 @@ class InstantEditServer(LanguageServer):
 
         self.scheduler = Scheduler(loader, self.on_state)
         self._loaded_key = None
-        self.apply_settings()
+        self.apply_settings(problems)
 
     def options(self) -> Options:
         s = self.settings
@@ -143,8 +148,12 @@ class InstantEditServer(LanguageServer):
 
     def offsets(self, doc: Document, rng: types.Range) -> Span:
         try:
-            a, b = positions.range_offsets(positions.Lines.of(doc.text), (rng.start.line, rng.start.character),
-                                           (rng.end.line, rng.end.character), self.encoding)
+            a, b = positions.range_offsets(
+                positions.Lines.of(doc.text),
+                (rng.start.line, rng.start.character),
+                (rng.end.line, rng.end.character),
+                self.encoding,
+            )
         except positions.PositionError as e:
             raise JsonRpcInvalidParams(f"bad range for {doc.uri}: {e}") from None
         return Span(a, b)
@@ -188,7 +197,9 @@ class InstantEditServer(LanguageServer):
     async def run_action(self, name: str, doc: Document, span: Span, extra: tuple, token) -> Outcome:
         """Compute an action's outcome, streaming drafts and work-done progress while it denoises."""
         target = Target(doc.text, span, doc.language, doc.path)
-        rng = self.client_range(doc, span)
+        if name == "fill":  # an empty selection fills the definition around it: drafts must cover that span
+            target = Target(doc.text, actions.fill_span(target), doc.language, doc.path)
+        rng = self.client_range(doc, target.span)
         token = await self.progress_token(token)
         title = f"instant-edit: {name}"
         if token is not None:
@@ -196,15 +207,25 @@ class InstantEditServer(LanguageServer):
             self.work_done_progress.begin(token, types.WorkDoneProgressBegin(title=title, message=waiting))
 
         def draft(step: int, text: str, done: bool = False) -> None:
-            self.notify("instantEdit/draft", {"uri": doc.uri, "version": doc.version, "range": _range_json(rng),
-                                              "text": text, "step": step, "done": done})
+            self.notify(
+                "instantEdit/draft",
+                {
+                    "uri": doc.uri,
+                    "version": doc.version,
+                    "range": _range_json(rng),
+                    "text": text,
+                    "step": step,
+                    "done": done,
+                },
+            )
             if token is not None and not done:
                 self.later(self.work_done_progress.report, token, types.WorkDoneProgressReport(message=f"step {step}"))
 
         fn = ACTIONS[name]
         try:
-            outcome = await self.run_job(lambda engine, stop: fn(engine, target, self.options(), *extra,
-                                                                 hooks=Hooks(draft, stop)))
+            outcome = await self.run_job(
+                lambda engine, stop: fn(engine, target, self.options(), *extra, hooks=Hooks(draft, stop))
+            )
         finally:
             if token is not None:
                 self.work_done_progress.end(token, types.WorkDoneProgressEnd(message="done"))
@@ -215,21 +236,28 @@ class InstantEditServer(LanguageServer):
         """The versioned edit, refused when the document moved on while the model worked."""
         current = self.document(doc.uri)
         if current.version != doc.version:
-            raise StaleVersion(f"{doc.uri} changed while the model worked (version {doc.version}, now "
-                               f"{current.version}); run the action again")
+            raise StaleVersion(
+                f"{doc.uri} changed while the model worked (version {doc.version}, now "
+                f"{current.version}); run the action again"
+            )
         from lsp_server.edits import workspace_edit
 
         return workspace_edit(doc.uri, doc.version, doc.text, list(outcome.replacements), self.encoding)
 
 
 def _range_json(rng: types.Range) -> dict:
-    return {"start": {"line": rng.start.line, "character": rng.start.character},
-            "end": {"line": rng.end.line, "character": rng.end.character}}
+    return {
+        "start": {"line": rng.start.line, "character": rng.start.character},
+        "end": {"line": rng.end.line, "character": rng.end.character},
+    }
 
 
 ACTIONS: dict[str, Callable[..., Outcome]] = {
-    "regenerate": actions.regenerate, "repair": actions.repair, "fill": actions.fill,
-    "rewrite": actions.rewrite, "translate": actions.translate,
+    "regenerate": actions.regenerate,
+    "repair": actions.repair,
+    "fill": actions.fill,
+    "rewrite": actions.rewrite,
+    "translate": actions.translate,
 }
 
 
@@ -246,4 +274,4 @@ def build_server(model: str | None = None, device: str | None = None) -> Instant
     return server
 
 
-__all__ = ["InstantEditServer", "Document", "build_server", "replace"]
+__all__ = ["Document", "InstantEditServer", "build_server"]

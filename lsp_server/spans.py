@@ -7,12 +7,28 @@ Documents over `MAX_PARSE_CHARS` are not parsed: every helper then answers as if
 from __future__ import annotations
 
 import re
+import threading
 from dataclasses import dataclass
+from functools import lru_cache
 
 from model.syntax import parser_for
 
 MAX_PARSE_CHARS = 1_000_000
+_PARSE_LOCK = threading.Lock()
 STATEMENT_SUFFIXES = ("_statement", "_definition", "_declaration", "_item", "block", "function", "_clause")
+# Nodes whose named children are statements, whatever the grammar calls them.
+CONTAINERS = (
+    "block",
+    "module",
+    "program",
+    "source_file",
+    "translation_unit",
+    "compound_statement",
+    "statement_block",
+    "declaration_list",
+    "class_body",
+    "chunk",
+)
 BLOCK_OPENERS = (":", "{", "(", "[", "=>", "->", "then", "do")
 STRING_OR_COMMENT = ("string", "comment", "string_content", "template_string", "raw_string_literal")
 # Holes a user leaves for the model: `<mask>`, `pass  # TODO ...`, a bare `...`, `todo!()`, `/* TODO */`.
@@ -47,15 +63,17 @@ class ByteMap:
         return byte if self.ascii else len(self.data[:byte].decode("utf-8", "ignore"))
 
 
+@lru_cache(maxsize=8)
 def parse(text: str, language: str | None):
-    """(tree, ByteMap) or None without a grammar or for a huge document."""
+    """(tree, ByteMap) or None without a grammar or for a huge document; recent texts are parsed once."""
     if not language or len(text) > MAX_PARSE_CHARS:
         return None
     parser = parser_for(language)
     if parser is None:
         return None
     bm = ByteMap(text)
-    return parser.parse(bm.data), bm
+    with _PARSE_LOCK:  # one parser per language is shared by the event loop and the engine thread
+        return parser.parse(bm.data), bm
 
 
 def parses_cleanly(text: str, language: str | None) -> bool | None:
@@ -90,7 +108,8 @@ def snap(text: str, span: Span, language: str | None) -> Span:
         lo, hi = bm.to_byte(span.start), bm.to_byte(span.end)
         node = tree.root_node.named_descendant_for_byte_range(lo, max(lo, hi - 1) if hi > lo else hi)
         while node is not None and node.parent is not None:
-            if node.type.endswith(STATEMENT_SUFFIXES) and node.start_byte <= lo and node.end_byte >= hi:
+            statement = node.type.endswith(STATEMENT_SUFFIXES) or node.parent.type in CONTAINERS
+            if statement and node.start_byte <= lo and node.end_byte >= hi:
                 return Span(bm.to_char(node.start_byte), bm.to_char(node.end_byte))
             node = node.parent
     return line_span(text, span)
@@ -99,7 +118,7 @@ def snap(text: str, span: Span, language: str | None) -> Span:
 def line_span(text: str, span: Span) -> Span:
     """The span widened to whole lines (leading indentation included, final line break excluded)."""
     start = text.rfind("\n", 0, span.start) + 1
-    end = text.find("\n", span.end if span.end > span.start else span.start)
+    end = text.find("\n", max(span.start, span.end))
     return Span(start, len(text) if end < 0 else end)
 
 

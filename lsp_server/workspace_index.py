@@ -20,9 +20,19 @@ MAX_FILES = 2000
 MAX_FILE_BYTES = 200_000
 SNIPPET_LINES = 12
 DEFINITION_TYPES = (
-    "function_definition", "class_definition", "function_declaration", "class_declaration", "method_definition",
-    "method_declaration", "function_item", "struct_item", "enum_item", "trait_item", "type_declaration",
-    "interface_declaration", "struct_specifier",
+    "function_definition",
+    "class_definition",
+    "function_declaration",
+    "class_declaration",
+    "method_definition",
+    "method_declaration",
+    "function_item",
+    "struct_item",
+    "enum_item",
+    "trait_item",
+    "type_declaration",
+    "interface_declaration",
+    "struct_specifier",
 )
 
 
@@ -74,6 +84,8 @@ class WorkspaceIndex:
         self._by_path: dict[Path, list[Definition]] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
+        self.watching = threading.Event()
+        self.error = ""
 
     def build(self) -> int:
         """Index every source file under the root; returns how many files were read."""
@@ -112,7 +124,10 @@ class WorkspaceIndex:
 
     # --- watching ------------------------------------------------------------------------------------------
     def watch(self, on_other: Callable[[set[Path]], None] | None = None) -> threading.Thread | None:
-        """Start a daemon thread re-indexing changed files; other changed paths go to `on_other`."""
+        """Start a daemon thread that indexes the tree once watching, then re-indexes changed files.
+
+        `watching` is set once the watcher runs and the tree is indexed; other changed paths go to `on_other`.
+        """
         if self.root is None or not self.root.is_dir():
             return None
         thread = threading.Thread(target=self._watch_loop, args=(on_other,), name="instant-edit-watch", daemon=True)
@@ -122,13 +137,25 @@ class WorkspaceIndex:
     def _watch_loop(self, on_other: Callable[[set[Path]], None] | None) -> None:
         from watchfiles import watch
 
-        for changes in watch(self.root, stop_event=self._stop, debounce=200, step=50, rust_timeout=1000):
-            paths = {Path(p) for _, p in changes}
-            for path in paths:
-                if path.suffix.lower() in LANGUAGE_BY_EXTENSION:
-                    self.update(path)
-            if on_other:
-                on_other(paths)
+        # yield_on_timeout: the first (possibly empty) batch proves the watcher is set up; indexing the tree only
+        # then means no file written in between is missed.
+        batches = watch(
+            self.root, stop_event=self._stop, debounce=200, step=50, rust_timeout=300, yield_on_timeout=True
+        )
+        try:
+            for changes in batches:
+                if not self.watching.is_set():
+                    self.build()
+                    self.watching.set()
+                    continue
+                paths = {Path(p) for _, p in changes}
+                for path in paths:
+                    if path.suffix.lower() in LANGUAGE_BY_EXTENSION:
+                        self.update(path)
+                if on_other and paths:
+                    on_other(paths)
+        except (OSError, RuntimeError) as e:  # the root vanished or inotify ran out of watches: stop quietly
+            self.error = str(e)
 
     def stop(self) -> None:
         self._stop.set()

@@ -47,9 +47,9 @@ def read_template(folder: Path, settings: dict) -> str | None:
     return None
 
 
-def stop_ids(folder: Path, tok, eos_id: int) -> frozenset[int]:
-    """eos, the known end-of-turn tokens present in the vocabulary, and generation_config.json's eos ids."""
-    ids = {eos_id} | {i for i in map(tok.token_to_id, END_OF_TURN) if i is not None}
+def stop_ids(folder: Path, tok, end_ids: set[int]) -> frozenset[int]:
+    """eos and pad, the known end-of-turn tokens in the vocabulary, and generation_config.json's eos ids."""
+    ids = set(end_ids) | {i for i in map(tok.token_to_id, END_OF_TURN) if i is not None}
     gen = folder / "generation_config.json"
     if gen.is_file():
         extra = json.loads(gen.read_text(encoding="utf-8")).get("eos_token_id")
@@ -57,7 +57,7 @@ def stop_ids(folder: Path, tok, eos_id: int) -> frozenset[int]:
     return frozenset(ids)
 
 
-def read_chat_format(folder: Path, name: str, tok, eos_id: int) -> ChatFormat | None:
+def read_chat_format(folder: Path, name: str, tok, end_ids: set[int]) -> ChatFormat | None:
     """The checkpoint's chat format when it is an instruction-tuned variant, else None (infill only)."""
     settings = tokenizer_settings(folder)
     template = read_template(folder, settings)
@@ -65,7 +65,7 @@ def read_chat_format(folder: Path, name: str, tok, eos_id: int) -> ChatFormat | 
         return None
     bos = token_text(settings.get("bos_token")) or ""
     eos = token_text(settings.get("eos_token")) or ""
-    return ChatFormat(template, bos, eos, stop_ids(folder, tok, eos_id))
+    return ChatFormat(template, bos, eos, stop_ids(folder, tok, end_ids))
 
 
 def render(fmt: ChatFormat, user_text: str) -> str:
@@ -119,21 +119,31 @@ def strip_fence(text: str) -> str:
     return m.group(1) + ("\n" if text.endswith("\n") else "") if m else text
 
 
-def context_text(engine, request) -> tuple[str, str]:
-    """The file before and after the span, cut to the engine's context budget at line edges."""
-    room = engine.context_tokens
+def context_text(engine, request, context_tokens: int | None = None) -> tuple[str, str]:
+    """The file before and after the span, cut to the context budget (the engine's by default) at line edges."""
+    room = context_tokens or engine.context_tokens
     before = engine.encode_prefix(request.prefix, room // 2)
     after = engine.encode_suffix(request.suffix, room - len(before))
     drop = {engine.special.bos, engine.special.eos}
-    return engine.tok.decode([t for t in before if t not in drop]), engine.tok.decode([t for t in after if t not in drop])
+    return engine.tok.decode([t for t in before if t not in drop]), engine.tok.decode(
+        [t for t in after if t not in drop]
+    )
 
 
-def prompt_ids(engine, request, instruction: str) -> list[int]:
-    before, after = context_text(engine, request)
+def prompt_ids(engine, request, instruction: str, context_tokens: int | None = None) -> list[int]:
+    before, after = context_text(engine, request, context_tokens)
     return engine.tok.encode(render(engine.chat_format, user_turn(instruction, before, request.span, after)))
 
 
-def rewrite(engine, request, instruction: str, sampler, on_draft: Callable | None, should_stop: Callable | None):
+def rewrite(
+    engine,
+    request,
+    instruction: str,
+    sampler,
+    on_draft: Callable | None = None,
+    should_stop: Callable | None = None,
+    context_tokens: int | None = None,
+):
     """Denoise an answer block after the chat prompt; returns an InfillResult whose text is the trimmed answer."""
     import torch
 
@@ -141,22 +151,28 @@ def rewrite(engine, request, instruction: str, sampler, on_draft: Callable | Non
     from model.sampler import Row, Sampler, SamplerConfig
 
     fmt = engine.chat_format
-    prompt = prompt_ids(engine, request, instruction)
+    prompt = prompt_ids(engine, request, instruction, context_tokens)
     budget = engine.default_budget(request)
     cfg = replace(sampler or SamplerConfig(), grow=False)  # the answer block has a fixed size
-    # The family's pad is usually its end-of-text token; keep every token so the answer is cut at the first
-    # end-of-turn token instead of losing where the filler began.
-    special = replace(engine.special, pad=engine.special.mask)
-    runner = Sampler(engine.net, special, cfg)
+    runner = Sampler(engine.net, engine.special, cfg)
+    # The result drops pad ids, and the family's pad is usually its end-of-text token, which can also end an
+    # answer: keep the last full span the sampler reported so the answer is cut where the model ended it.
+    last: list[list[int]] = []
 
     def report(rep) -> None:
+        last[:] = rep.spans
         if on_draft:
-            on_draft([Draft(rep.step, engine.render(trim_answer(s, fmt.stop_ids, -1)), n)
-                      for s, n in zip(rep.spans, rep.open_positions)])
+            on_draft(
+                [
+                    Draft(rep.step, engine.render(trim_answer(s, fmt.stop_ids, -1)), n)
+                    for s, n in zip(rep.spans, rep.open_positions)
+                ]
+            )
 
     with torch.inference_mode():
         res = runner.run([Row(prompt, [], [engine.special.mask] * budget)], report, should_stop)[0]
-    answer = trim_answer(res.span, fmt.stop_ids, engine.special.mask)
+    full = last[0] if last else res.span
+    answer = trim_answer(full, fmt.stop_ids, engine.special.mask)
     return InfillResult(
         text=strip_fence(engine.tok.decode(answer)),
         steps=res.steps,

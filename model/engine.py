@@ -117,11 +117,17 @@ class Engine:
         return 32 if request.single_line else 64
 
     def make_row(self, request: InfillRequest, budget: int, context_tokens: int | None = None) -> Row:
-        room = (context_tokens or self.context_tokens)
+        """Token row for a request: the prefix gets most of the room, and whatever either side leaves unused."""
+        room = context_tokens or self.context_tokens
         share = len(request.prefix) / max(1, len(request.prefix) + len(request.suffix))
-        pre_room = max(room // 4, int(room * min(0.75, max(0.5, share))))
-        prefix = self.encode_prefix(request.prefix, pre_room)
-        suffix = self.encode_suffix(request.suffix, room - len(prefix))
+        pre_room = int(room * min(0.75, max(0.5, share)))
+        suffix = self.encode_suffix(request.suffix, room - pre_room)
+        prefix = self.encode_prefix(request.prefix, room - len(suffix))
+        if len(prefix) + len(suffix) < room and suffix and suffix[-1] != self.special.eos:
+            suffix = self.encode_suffix(request.suffix, room - len(prefix))
+        if self.net.cfg.logit_shift and (not prefix or prefix[0] != self.special.bos):
+            # Shift families read a position's prediction one to the left: the row must not start in the span.
+            prefix = [self.special.bos] + prefix
         return Row(prefix, suffix, [self.special.mask] * budget)
 
     # --- requests ----------------------------------------------------------------------------------------
@@ -183,7 +189,9 @@ class Engine:
             )
         from model import chat
 
-        return chat.rewrite(self, request, instruction, sampler, kw.get("on_draft"), kw.get("should_stop"))
+        return chat.rewrite(
+            self, request, instruction, sampler, kw.get("on_draft"), kw.get("should_stop"), kw.get("context_tokens")
+        )
 
     @torch.inference_mode()
     def _run(self, rows, cfg, on_draft, should_stop) -> list[InfillResult]:
@@ -239,7 +247,7 @@ def load(
     name = hub.display_name(path, folder)
     engine = Engine(net, tok, device, name, context_tokens)
     engine.family = family.name
-    engine.chat_format = chat.read_chat_format(folder, name, tok.tok, special.eos)
+    engine.chat_format = chat.read_chat_format(folder, name, tok.tok, {special.eos, special.pad})
     return engine
 
 

@@ -36,7 +36,7 @@ class Family:
     name: str
     model_type: str
     architecture: str
-    logit_shift: bool
+    logit_shift: bool | None  # None: as config.json says (the project's own checkpoints record it)
     mask_token: str  # the mask token's text in the family's tokenizer
     to_config: Callable[[dict], ModelConfig]
     rename: Callable[[str], str]  # the family's tensor name -> the Qwen2 name `Denoiser` uses
@@ -61,20 +61,31 @@ def _dream_config(d: dict) -> ModelConfig:
         raise CheckpointError("Dream config asks for sliding-window attention, which this network does not have")
     if d.get("rope_scaling"):
         raise CheckpointError(f"Dream config asks for rope_scaling {d['rope_scaling']!r}, which is not supported")
-    cfg = ModelConfig.from_hf_dict({**d, "attention_bias": True})  # Qwen2: q/k/v always have biases
-    return replace(cfg, logit_shift=True)
+    rope = d.get("rope_parameters") or {}  # configs re-saved by transformers 5 keep rope_theta here
+    if rope.get("rope_type", "default") != "default":
+        raise CheckpointError(f"Dream config asks for rope {rope!r}, which is not supported")
+    d = {"rope_theta": rope.get("rope_theta"), **{k: v for k, v in d.items() if v is not None}}
+    return ModelConfig.from_hf_dict({**d, "attention_bias": True})  # Qwen2: q/k/v always have biases
 
 
-LLADA_UNSUPPORTED = {  # key: the value the network implements
-    "block_type": "llama", "alibi": False, "include_bias": False, "input_emb_norm": False,
-    "scale_logits": False, "attention_layer_norm": False, "layer_norm_type": "rms", "activation_type": "silu",
-    "rope": True, "bias_for_layer_norm": False, "multi_query_attention": None,
+LLADA_REQUIRED = {  # setting: the only value the network implements
+    "block_type": "llama",
+    "alibi": False,
+    "include_bias": False,
+    "input_emb_norm": False,
+    "scale_logits": False,
+    "attention_layer_norm": False,
+    "layer_norm_type": "rms",
+    "activation_type": "silu",
+    "rope": True,
+    "bias_for_layer_norm": False,
+    "multi_query_attention": None,
 }
 
 
 def _llada_config(d: dict) -> ModelConfig:
     """OLMo-style keys (d_model, n_layers, ...) onto Qwen2's names; anything the network lacks is an error."""
-    wrong = {k: d[k] for k, want in LLADA_UNSUPPORTED.items() if k in d and d[k] not in (want, None)}
+    wrong = {k: d[k] for k, want in LLADA_REQUIRED.items() if k in d and d[k] not in (want, None)}
     if wrong:
         raise CheckpointError(f"LLaDA config has settings this network does not implement: {wrong}")
     n_heads = int(d["n_heads"])
@@ -94,15 +105,20 @@ def _llada_config(d: dict) -> ModelConfig:
         pad_token_id=int(d.get("pad_token_id") or d.get("eos_token_id") or 0),
         bos_token_id=int(d.get("bos_token_id") or d.get("eos_token_id") or 0),
         eos_token_id=int(d.get("eos_token_id") or 0),
-        logit_shift=False,
     )
 
 
 # --- tensor names -------------------------------------------------------------------------------------------
 LLADA_BLOCK_NAMES = {
-    "attn_norm": "input_layernorm", "q_proj": "self_attn.q_proj", "k_proj": "self_attn.k_proj",
-    "v_proj": "self_attn.v_proj", "attn_out": "self_attn.o_proj", "ff_norm": "post_attention_layernorm",
-    "ff_proj": "mlp.gate_proj", "up_proj": "mlp.up_proj", "ff_out": "mlp.down_proj",
+    "attn_norm": "input_layernorm",
+    "q_proj": "self_attn.q_proj",
+    "k_proj": "self_attn.k_proj",
+    "v_proj": "self_attn.v_proj",
+    "attn_out": "self_attn.o_proj",
+    "ff_norm": "post_attention_layernorm",
+    "ff_proj": "mlp.gate_proj",
+    "up_proj": "mlp.up_proj",
+    "ff_out": "mlp.down_proj",
 }
 LLADA_TOP_NAMES = {
     "model.transformer.wte.weight": "model.embed_tokens.weight",
@@ -122,7 +138,7 @@ def _llada_name(name: str) -> str:
 
 
 FAMILIES = (
-    Family("instant-edit", "qwen2", "InstantEditDenoiser", False, "<|mask|>", _own_config, lambda n: n),
+    Family("instant-edit", "qwen2", "InstantEditDenoiser", None, "<|mask|>", _own_config, lambda n: n),
     Family("dream", "dream", "DreamModel", True, "<|mask|>", _dream_config, lambda n: n),
     Family("llada", "llada", "LLaDAModelLM", False, "<|mdm_mask|>", _llada_config, _llada_name),
 )
@@ -158,10 +174,12 @@ def detect_folder(folder: Path) -> Family:
 
 
 def model_config(folder: Path, family: Family) -> ModelConfig:
+    """The network's shape from config.json, with the family's logit-shift rule."""
     try:
-        return family.to_config(read_json(folder / "config.json"))
+        cfg = family.to_config(read_json(folder / "config.json"))
     except (KeyError, TypeError, ValueError) as e:
         raise CheckpointError(f"checkpoint {folder}: config.json is not a valid {family.name} config ({e!r})") from e
+    return cfg if family.logit_shift is None else replace(cfg, logit_shift=family.logit_shift)
 
 
 # --- weights ------------------------------------------------------------------------------------------------
@@ -180,23 +198,36 @@ def weight_files(folder: Path) -> list[Path]:
     return [folder / s for s in shards]
 
 
-def read_weights(folder: Path, family: Family, device: str, dtype: torch.dtype) -> dict[str, torch.Tensor]:
+class NamedState(dict):
+    """A state dict that remembers each tensor's name in the checkpoint, for error messages."""
+
+    def __init__(self):
+        super().__init__()
+        self.origin: dict[str, str] = {}
+
+    def shown(self, name: str) -> str:
+        old = self.origin.get(name, name)
+        return name if old == name else f"{old} ({name} here)"
+
+
+def read_weights(folder: Path, family: Family, device: str, dtype: torch.dtype) -> NamedState:
     """Every tensor, renamed to Qwen2's names and cast, read one at a time to keep host memory low."""
-    state = {}
+    state = NamedState()
     for path in weight_files(folder):
         try:
             with safe_open(str(path), framework="pt", device="cpu") as f:
-                for name in f.keys():
+                for name in f.keys():  # noqa: SIM118 (a safetensors file, not a dict)
                     state[family.rename(name)] = f.get_tensor(name).to(device=device, dtype=dtype)
+                    state.origin[family.rename(name)] = name
         except (OSError, RuntimeError, ValueError) as e:  # safetensors' own errors derive from these
             raise CheckpointError(f"checkpoint {folder}: {path.name} is unreadable ({e})") from e
     return state
 
 
-def check_names(folder: Path, state: dict, expected: dict) -> None:
+def check_names(folder: Path, state: NamedState, expected: dict) -> None:
     """Same names and shapes as the network, or an error naming the first differences."""
     missing = sorted(set(expected) - set(state))
-    unexpected = sorted(set(state) - set(expected))
+    unexpected = sorted(state.shown(n) for n in set(state) - set(expected))
     if missing or unexpected:
         raise CheckpointError(
             f"checkpoint {folder}: tensors do not match the config (missing {missing[:5]}, unexpected {unexpected[:5]})"
@@ -204,7 +235,7 @@ def check_names(folder: Path, state: dict, expected: dict) -> None:
     for name, tensor in state.items():
         if tensor.shape != expected[name].shape:
             raise CheckpointError(
-                f"checkpoint {folder}: {name} has shape {tuple(tensor.shape)}, config needs {tuple(expected[name].shape)}"
+                f"checkpoint {folder}: {state.shown(name)} has shape {tuple(tensor.shape)}, config needs {tuple(expected[name].shape)}"
             )
 
 
@@ -214,18 +245,25 @@ def parameter_bytes(cfg: ModelConfig, dtype: torch.dtype) -> int:
     return net.num_parameters() * torch.empty((), dtype=dtype).element_size()
 
 
+def fit_error(need: int, free: int, total: int, device: str, dtype: torch.dtype) -> str | None:
+    """The message for a model that does not fit, or None when it does."""
+    if need <= free:
+        return None
+    gib = 1024**3
+    return (
+        f"the model needs about {need / gib:.1f} GiB on {device} ({str(dtype).removeprefix('torch.')}), but only "
+        f"{free / gib:.1f} GiB of {total / gib:.1f} GiB is free; use a larger GPU or --device cpu"
+    )
+
+
 def check_fits(cfg: ModelConfig, device: str, dtype: torch.dtype, headroom: float = 1.15) -> None:
     """On CUDA, refuse before loading when weights plus working room exceed the free memory."""
     if not device.startswith("cuda"):
         return
     free, total = torch.cuda.mem_get_info(torch.device(device))
-    need = int(parameter_bytes(cfg, dtype) * headroom)
-    if need > free:
-        gib = 1024**3
-        raise DoesNotFitError(
-            f"the model needs about {need / gib:.1f} GiB on {device} ({dtype}), but only {free / gib:.1f} GiB "
-            f"of {total / gib:.1f} GiB is free; use a larger GPU or --device cpu"
-        )
+    message = fit_error(int(parameter_bytes(cfg, dtype) * headroom), free, total, device, dtype)
+    if message:
+        raise DoesNotFitError(message)
 
 
 def build_network(folder: Path, family: Family, cfg: ModelConfig, device: str, dtype: torch.dtype) -> Denoiser:
@@ -297,7 +335,6 @@ def special_ids(folder: Path, family: Family, cfg: ModelConfig, tok) -> SpecialI
     return SpecialIds(mask=int(mask), pad=int(pad), eos=int(eos), bos=int(bos))
 
 
-
 # Qwen2's pre-tokenizer split (contractions, letters, single digits, punctuation runs, newlines, spaces).
 QWEN2_SPLIT = (
     r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+"
@@ -335,7 +372,10 @@ def bpe_from_vocab(folder: Path) -> Tokenizer:
     )
     tok.decoder = decoders.ByteLevel()
     specs = [added[i] for i in sorted(added, key=int)]
-    as_added = lambda s: AddedToken(s["content"], special=s.get("special", True), normalized=False)  # noqa: E731
+
+    def as_added(spec: dict) -> AddedToken:
+        return AddedToken(spec["content"], special=spec.get("special", True), normalized=False)
+
     tok.add_special_tokens([as_added(s) for s in specs if s.get("special", True)])
     tok.add_tokens([as_added(s) for s in specs if not s.get("special", True)])
     return tok

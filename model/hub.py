@@ -67,7 +67,10 @@ def _snapshot(download, validation_error, repo, revision, cache_dir, local_only:
     try:
         return Path(
             download(
-                repo, revision=revision, cache_dir=cache_dir, local_files_only=local_only,
+                repo,
+                revision=revision,
+                cache_dir=cache_dir,
+                local_files_only=local_only,
                 allow_patterns=WANTED_FILES,
             )
         )

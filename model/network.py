@@ -147,12 +147,14 @@ class Denoiser(nn.Module):
         key_mask: torch.Tensor | None = None,
         select: torch.Tensor | None = None,
         return_kv: bool = False,
+        read_index: torch.Tensor | None = None,
     ) -> ForwardOutput:
         """Run `input_ids` (B, T) at `position_ids`; attend also to `context` keys if given.
 
         `key_mask` (B, T_context + T) marks attendable keys (padding in batches); `select` is a boolean (B, T)
         mask of the positions whose logits are wanted, which skips the output head elsewhere (training and the
-        span-only steps use it).
+        span-only steps use it). `read_index` (B, S) instead gathers S positions per row before the head,
+        giving (B, S, V).
         """
         b, t = input_ids.shape
         if position_ids is None:
@@ -167,6 +169,8 @@ class Denoiser(nn.Module):
         x = self.model.norm(x)
         if select is not None:
             x = x[select]  # (N, C)
+        elif read_index is not None:
+            x = x.gather(1, read_index[:, :, None].expand(-1, -1, x.shape[-1]))  # (B, S, C)
         return ForwardOutput(self.lm_head(x), kvs if return_kv else None)
 
     def num_parameters(self) -> int:

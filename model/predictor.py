@@ -72,11 +72,11 @@ class SpanPredictor:
         lay = self.layout
         valid = lay.key_valid
         key_mask = None if bool(valid.all()) else valid
-        out = self.net(ids, key_mask=key_mask, return_kv=self.use_cache)
+        # The output head runs only where logits are read: most of the sequence is context.
+        out = self.net(ids, key_mask=key_mask, return_kv=self.use_cache, read_index=self._read_index())
         if self.use_cache:
             self._store_context(out.kv)
-        idx = self._read_index()
-        return out.logits.gather(1, idx[:, :, None].expand(-1, -1, out.logits.shape[-1]))
+        return out.logits
 
     def _active_index(self) -> tuple[torch.Tensor, torch.Tensor]:
         lay = self.layout

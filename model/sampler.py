@@ -40,6 +40,8 @@ class SamplerConfig:
     max_budget: int = 256
     remask_below: float = 0.0  # self-correction bound; 0 turns the pass off
     remask_rounds: int = 1
+    # Spans are trained right-padded, so a pad means every later position is pad too: commit them at once.
+    pad_fills_tail: bool = True
 
     def __post_init__(self):
         if self.schedule not in SCHEDULES:
@@ -140,6 +142,16 @@ class Sampler:
             commit |= rank < need
         return commit & is_open
 
+    def _fill_after_pad(self, commit, tokens, current, is_open, in_span):
+        """Positions after the first pad (committed now or before) become pad in the same step."""
+        pad = self.special.pad
+        is_pad = in_span & ((commit & (tokens == pad)) | (current == pad))
+        width = is_pad.shape[1]
+        offsets = torch.arange(width, device=is_pad.device)[None, :]
+        first = torch.where(is_pad, offsets, torch.full_like(offsets, width)).min(1, keepdim=True).values
+        after = (offsets > first) & is_open
+        return commit | after, torch.where(after, torch.full_like(tokens, pad), tokens)
+
     def step(self, layout: Layout) -> torch.Tensor:
         """Predict and commit; returns the number of positions still open per row (B,)."""
         logits = self.predictor(layout.ids).float()  # (B, S, V)
@@ -153,6 +165,8 @@ class Sampler:
         steps_left = self.cfg.max_steps - self.steps if self.cfg.max_steps else None
         commit = self._commit_mask(scores(probs, self.cfg.order), is_open, steps_left)
         current = layout.ids.gather(1, span_pos)
+        if self.cfg.pad_fills_tail:
+            commit, tokens = self._fill_after_pad(commit, tokens, current, is_open, in_span)
         layout.ids.scatter_(1, span_pos, torch.where(commit, tokens, current))
         self._last_p = torch.where(commit, token_p, torch.zeros_like(token_p))
         self.steps += 1

@@ -38,6 +38,15 @@ class TrainConfig:
     vocab_size: int = 4096
     seq_len: int = 512
     batch_size: int = 8
+    # Curriculum: (tokens_seen limit, sequence length) pairs, shortest first. A masked position sees its
+    # neighbours only through attention; over 512 positions that signal is diluted and training sits at the
+    # unigram loss for a long time, so attention first learns locality on short windows. Tokens per step stay
+    # the same (the batch grows as the window shrinks).
+    curriculum: tuple[tuple[int, int], ...] = ((3_000_000, 64), (8_000_000, 128))
+    # Mask-ratio curriculum: (tokens_seen limit, highest mask ratio). With most of a window masked a position
+    # has few neighbours to learn from, and a small model never leaves the unigram loss; with at most a
+    # quarter masked it learns to read context within a few hundred steps. Past the last limit t ~ U(0.05, 1).
+    mask_curriculum: tuple[tuple[int, float], ...] = ((5_000_000, 0.3), (11_000_000, 0.6))
     lr: float = 2e-3
     warmup_steps: int = 200
     weight_decay: float = 0.05
@@ -80,20 +89,30 @@ class FileSampler:
         return self.rng.choices(self.by_lang[lang], self.sizes[lang])[0]
 
 
+def window_for(cfg: TrainConfig, tokens_seen: int) -> tuple[int, int]:
+    """(sequence length, batch size) at this point of the curriculum."""
+    for limit, seq_len in cfg.curriculum:
+        if tokens_seen < limit and seq_len < cfg.seq_len:
+            return seq_len, cfg.batch_size * cfg.seq_len // seq_len
+    return cfg.seq_len, cfg.batch_size
+
+
 def make_batch(
-    tok: CodeTokenizer, sampler: FileSampler, cfg: TrainConfig, rng: random.Random
+    tok: CodeTokenizer, sampler: FileSampler, cfg: TrainConfig, rng: random.Random, tokens_seen: int = 0
 ) -> dict[str, torch.Tensor]:
     """ids (B, T) with masks applied, targets, per-token loss weights, key mask."""
     sp = tok.special
+    seq_len, batch_size = window_for(cfg, tokens_seen)
+    t_max = next((t for limit, t in cfg.mask_curriculum if tokens_seen < limit), 1.0)
     rows: list[tuple[list[int], int, int]] = []  # ids, region start, region length
-    while len(rows) < cfg.batch_size:
+    while len(rows) < batch_size:
         f = sampler.draw()
         if rng.random() < cfg.infill_share:
-            made = examples.infill_example(tok, f.text, f.language, cfg.seq_len, rng)
+            made = examples.infill_example(tok, f.text, f.language, seq_len, rng)
             if made and made[0].budget > 0:
                 rows.append((made[0].ids, made[0].span_start, made[0].budget))
         else:
-            ids = examples.window_example(tok, f.text, cfg.seq_len, rng)
+            ids = examples.window_example(tok, f.text, seq_len, rng)
             if len(ids) >= 16:
                 rows.append((ids, 0, len(ids)))
     width = max(len(r[0]) for r in rows)
@@ -104,7 +123,7 @@ def make_batch(
     for i, (row, start, length) in enumerate(rows):
         ids[i, : len(row)] = torch.tensor(row)
         key_mask[i, : len(row)] = True
-        t = rng.uniform(0.05, 1.0)
+        t = rng.uniform(0.05, t_max)
         region = torch.rand(length) < t
         if not region.any():
             region[rng.randrange(length)] = True
@@ -228,7 +247,7 @@ def train(cfg: TrainConfig, on_log=None) -> TrainState:
     window_tokens, window_start = 0, time.time()
     while state.elapsed_s < cfg.time_budget_s and not (cfg.token_budget and state.tokens_seen >= cfg.token_budget):
         t0 = time.time()
-        batch = {k: v.to(device) for k, v in make_batch(tok, sampler, cfg, rng).items()}
+        batch = {k: v.to(device) for k, v in make_batch(tok, sampler, cfg, rng, state.tokens_seen).items()}
         for group in opt.param_groups:
             group["lr"] = lr_at(cfg, state)
         with autocast:

@@ -54,7 +54,7 @@ def test_pad_positions_are_dropped_from_text(engine):
 def test_fixed_schedule_takes_budget_over_k_steps(engine):
     for k in (1, 4, 16):
         rows, _, _ = rows_for(engine, budget=16)
-        (res,) = Sampler(engine.net, engine.special, SamplerConfig(schedule="fixed", tokens_per_step=k, grow=False)).run(rows)
+        (res,) = Sampler(engine.net, engine.special, SamplerConfig(schedule="fixed", tokens_per_step=k, grow=False, pad_fills_tail=False)).run(rows)
         assert res.steps == math.ceil(16 / k)
 
 
@@ -134,6 +134,19 @@ def test_batch_matches_single_requests_without_cache(engine):
     single = [engine.infill(r, cfg).text for r in requests]
     batched = [r.text for r in engine.infill_batch(requests, cfg)]
     assert batched == single
+
+
+def test_a_pad_closes_every_later_open_position(engine):
+    sampler = Sampler(engine.net, engine.special, SamplerConfig())
+    pad, mask = engine.special.pad, engine.special.mask
+    current = torch.tensor([[5, mask, mask, mask, mask], [mask, mask, mask, 7, pad]])
+    tokens = torch.tensor([[9, 9, pad, 9, 9], [4, 4, 4, 4, 4]])
+    is_open = current == mask
+    commit = torch.tensor([[False, False, True, False, False], [True, False, False, False, False]])
+    in_span = torch.ones_like(is_open)
+    commit, tokens = sampler._fill_after_pad(commit, tokens, current, is_open, in_span)
+    assert commit[0].tolist() == [False, False, True, True, True] and tokens[0, 3:].tolist() == [pad, pad]
+    assert commit[1].tolist() == [True, False, False, False, False]  # the pad sits after every open position
 
 
 def test_unknown_schedule_is_an_error():

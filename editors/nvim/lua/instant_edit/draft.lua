@@ -37,6 +37,9 @@ function M.handler(_, params, _)
   if type(params) ~= "table" or not params.uri or not config.options.draft.enabled then
     return
   end
+  if vim.in_fast_event() then
+    return vim.schedule(function() M.handler(nil, params) end)
+  end
   M.seen, M.last = M.seen + 1, params
   local buf = bufnr_for(params.uri)
   if not buf then

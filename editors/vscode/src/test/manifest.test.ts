@@ -1,0 +1,33 @@
+import assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { test } from "node:test";
+import { ACTIONS } from "../common/protocol";
+import { DEFAULTS } from "../common/settings";
+
+// out/test/ -> the extension folder
+const manifest = JSON.parse(fs.readFileSync(path.join(__dirname, "..", "..", "package.json"), "utf8"));
+const contributes = manifest.contributes;
+
+test("every action command is contributed, in the context menu and the palette", () => {
+  const commands = new Set(contributes.commands.map((c: { command: string }) => c.command));
+  const menu = new Set(contributes.menus["instant-edit.context"].map((m: { command: string }) => m.command));
+  const palette = new Set(contributes.menus.commandPalette.map((m: { command: string }) => m.command));
+  for (const id of Object.keys(ACTIONS)) {
+    assert.ok(commands.has(id) && menu.has(id) && palette.has(id), id);
+  }
+  assert.ok(commands.has("instant-edit.restart"));
+});
+
+test("every setting has a description, and the defaults match the code's", () => {
+  const props = contributes.configuration.properties;
+  for (const [key, prop] of Object.entries<Record<string, unknown>>(props)) {
+    assert.ok(prop.description || prop.markdownDescription, `${key} has no description`);
+  }
+  assert.equal(props["instantEdit.server.path"].default, DEFAULTS.serverPath);
+  assert.deepEqual(props["instantEdit.server.args"].default, DEFAULTS.serverArgs);
+  assert.equal(props["instantEdit.threshold"].default, DEFAULTS.threshold);
+  assert.equal(props["instantEdit.maxSteps"].default, DEFAULTS.maxSteps);
+  assert.equal(props["instantEdit.inlineCompletion"].default, DEFAULTS.inlineCompletion);
+  assert.equal(props["instantEdit.device"].default, DEFAULTS.device);
+});

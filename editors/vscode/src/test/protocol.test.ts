@@ -1,0 +1,44 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { ACTIONS, LANGUAGES, commandArguments, draftSummary, statusText, toCommandResult } from "../common/protocol";
+
+const range = { start: { line: 1, character: 0 }, end: { line: 2, character: 4 } };
+
+test("command arguments are [{uri, range, ...extra}]", () => {
+  assert.deepEqual(commandArguments("file:///a.py", range), [{ uri: "file:///a.py", range }]);
+  assert.deepEqual(commandArguments("file:///a.py", range, { instruction: "use map" }),
+    [{ uri: "file:///a.py", range, instruction: "use map" }]);
+});
+
+test("client command ids differ from the server's, which the language client registers itself", () => {
+  for (const [client, server] of Object.entries(ACTIONS)) {
+    assert.notEqual(client, server);
+    assert.match(server, /^instantEdit\.(regenerate|repair|fill|rewrite|translate)$/);
+  }
+  assert.equal(Object.keys(ACTIONS).length, 5);
+});
+
+test("a well-formed answer is kept; a malformed one becomes a flagged failure", () => {
+  assert.deepEqual(toCommandResult({ applied: true, message: "ok", flagged: false }),
+    { applied: true, message: "ok", flagged: false });
+  assert.deepEqual(toCommandResult({ applied: false }), { applied: false, message: "", flagged: false });
+  const bad = toCommandResult(null);
+  assert.equal(bad.applied, false);
+  assert.equal(bad.flagged, true);
+  assert.match(bad.message, /unexpected answer/);
+});
+
+test("status text shows state, model and device", () => {
+  assert.equal(statusText({ state: "ready", model: "default", device: "cpu" }), "$(check) instant-edit: default · cpu");
+  assert.match(statusText({ state: "loading", model: "default" }), /sync~spin.*loading default/);
+  assert.match(statusText({ state: "error", message: "no weights" }), /error/);
+  assert.match(statusText(undefined), /circle-slash/);
+});
+
+test("draft summary is one line, cut to the width", () => {
+  const s = draftSummary("def f(x):\n    return ░░░ + 1\n", 3, 20);
+  assert.ok(!s.includes("\n"));
+  assert.match(s, /step 3: def f\(x\): return/);
+  assert.ok(s.endsWith("…"));
+  assert.ok(LANGUAGES.includes("python") && LANGUAGES.includes("rust"));
+});

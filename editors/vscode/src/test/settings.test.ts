@@ -1,0 +1,39 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { DEFAULTS, Getter, initializationOptions, needsRestart, readSettings } from "../common/settings";
+
+const getterOf = (values: Record<string, unknown>): Getter =>
+  (<T>(key: string, fallback: T) => (key in values ? values[key] : fallback) as T);
+
+test("defaults when nothing is set", () => {
+  assert.deepEqual(readSettings(getterOf({})), DEFAULTS);
+});
+
+test("initializationOptions carries the server's camelCase keys only", () => {
+  const s = readSettings(getterOf({ model: "/ckpt", device: "cpu", maxSteps: 12, threshold: 0.5, inlineCompletion: false }));
+  assert.deepEqual(initializationOptions(s), {
+    model: "/ckpt", device: "cpu", threshold: 0.5, maxSteps: 12, contextTokens: 512, inlineCompletion: false,
+  });
+});
+
+test("mistyped or out-of-range values fall back to the defaults", () => {
+  const s = readSettings(getterOf({
+    "server.path": "  ", "server.args": ["serve", 3], model: "", device: 7, maxSteps: -1, threshold: 4,
+    contextTokens: "many", inlineCompletion: "yes",
+  }));
+  assert.equal(s.serverPath, "instant-edit");
+  assert.deepEqual(s.serverArgs, ["serve"]);
+  assert.equal(s.model, null);
+  assert.equal(s.device, "auto");
+  assert.equal(s.maxSteps, 0);
+  assert.equal(s.threshold, 1);
+  assert.equal(s.contextTokens, 512);
+  assert.equal(s.inlineCompletion, true);
+});
+
+test("only the server command and arguments need a restart", () => {
+  const base = readSettings(getterOf({}));
+  assert.equal(needsRestart(base, { ...base, threshold: 0.3, inlineCompletion: false }), false);
+  assert.equal(needsRestart(base, { ...base, serverPath: "/venv/bin/instant-edit" }), true);
+  assert.equal(needsRestart(base, { ...base, serverArgs: ["serve", "--device", "cpu"] }), true);
+});

@@ -1,0 +1,51 @@
+"""The syntax guard for a converted unit: does its new text parse, and if not, which region to re-denoise."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from model.engine import InfillRequest
+
+from lsp_server import spans
+from lsp_server.convert.units import Unit
+
+
+@dataclass(frozen=True)
+class Check:
+    """Where a unit's new text sits in the document the parser sees, and the language to parse it in."""
+
+    before: str  # the document text before the unit (empty when the unit is parsed on its own)
+    after: str
+    language: str | None
+    whole: bool  # the document parsed cleanly before: it must still parse as a whole
+
+
+def check_for(text: str, unit: Unit, language: str | None, target: str | None) -> Check | None:
+    """How to check a unit, or None when the guard is off (no grammar, or the unit was broken to begin with)."""
+    if target:  # a translated unit is parsed on its own in the new language
+        if spans.error_spans(unit.text(text), language) or spans.parses_cleanly(unit.text(text), language) is None:
+            return None
+        return Check("", "", target, True)
+    clean = spans.parses_cleanly(text, language)
+    if clean is None or spans.error_spans(text, language, spans.Span(unit.start, unit.end)):
+        return None
+    return Check(text[: unit.start], text[unit.end :], language, clean)
+
+
+def error_region(check: Check, new: str) -> spans.Span | None:
+    """The lines of `new` (in its own offsets) holding parse errors, or None when it parses."""
+    doc = check.before + new + check.after
+    at = len(check.before)
+    errors = spans.error_spans(doc, check.language, spans.Span(at, at + len(new)))
+    broken = check.whole and spans.parses_cleanly(doc, check.language) is False
+    if not errors and not broken:
+        return None
+    if not errors:
+        return spans.Span(0, len(new))
+    region = spans.line_span(doc, spans.Span(max(at, errors[0].start), min(at + len(new), errors[-1].end)))
+    return spans.Span(max(0, region.start - at), min(len(new), region.end - at))
+
+
+def repair_request(prefix: str, suffix: str, new: str, region: spans.Span) -> InfillRequest:
+    """Re-denoise the broken region of a unit's new text, with the unit's own context around it."""
+    return InfillRequest(prefix + new[: region.start], new[region.end :] + suffix, new[region.start : region.end])

@@ -1,0 +1,142 @@
+"""Units -> engine requests (one per unit, or one per placeholder hole), packed by length into batches."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from model.engine import InfillRequest
+
+from lsp_server import spans
+from lsp_server.convert.units import Unit
+from lsp_server.languages import line_comment
+
+MODES = ("instruction", "to", "repair", "fill")
+
+
+@dataclass(frozen=True)
+class Mode:
+    """What a conversion does to each unit."""
+
+    kind: str  # one of MODES
+    instruction: str = ""  # --instruction's text
+    language: str = ""  # --to's target grammar
+
+    def __post_init__(self):
+        if self.kind not in MODES:
+            raise ValueError(f"unknown conversion mode {self.kind!r}; choose from {MODES}")
+
+    @property
+    def hint(self) -> str:
+        """The instruction given to an infill-only model as a comment before the unit ('' for repair/fill)."""
+        if self.kind == "to":
+            return f"Translate the following code to {self.language}."
+        return " ".join(self.instruction.split()) if self.kind == "instruction" else ""
+
+
+@dataclass(frozen=True)
+class Hole:
+    """Where one request's text goes, in the unit's own offsets (the whole unit, or one placeholder)."""
+
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class Job:
+    """One engine request for one unit (or one placeholder of it) of one file."""
+
+    file: int  # index of the file in the run
+    unit: int  # index of the unit in its file
+    hole: int  # index of the hole in its unit
+    request: InfillRequest
+    repair: bool  # engine.repair (keeps the text, reopens unlikely tokens) instead of infill
+    size: int = 0  # span budget in tokens, for packing
+
+
+@dataclass(frozen=True)
+class Batch:
+    """Jobs run in one engine call: several infill rows, or a single repair."""
+
+    jobs: tuple[Job, ...]
+
+    @property
+    def repair(self) -> bool:
+        return self.jobs[0].repair
+
+
+def hinted_prefix(text: str, unit: Unit, hint: str, language: str | None) -> str:
+    """The text before the unit with the hint as a comment line above it, indented like the unit."""
+    line_start = text.rfind("\n", 0, unit.start) + 1
+    before = text[line_start : unit.start]
+    indent = re.match(r"[ \t]*", before).group()
+    comment = f"{indent}{line_comment(language)} {hint}\n"
+    return text[:line_start] + comment + before
+
+
+def unit_holes(text: str, unit: Unit, mode: Mode, language: str | None) -> list[Hole]:
+    """The parts of a unit the model rewrites: the whole unit, or its placeholders in --fill mode."""
+    if mode.kind != "fill":
+        return [Hole(0, unit.end - unit.start)]
+    found = spans.placeholders(text, spans.Span(unit.start, unit.end), language)
+    return [Hole(h.start - unit.start, h.end - unit.start) for h in found]
+
+
+def _shares_line(text: str, start: int, end: int) -> bool:
+    line = spans.line_span(text, spans.Span(start, end))
+    return bool(text[line.start : start].strip() or text[end : line.end].strip())
+
+
+def jobs_for_unit(file: int, index: int, text: str, unit: Unit, mode: Mode, language: str | None) -> list[Job]:
+    """The requests that convert one unit (none in --fill mode when it has no placeholder)."""
+    old = unit.text(text)
+    if mode.kind == "repair":
+        return [Job(file, index, 0, InfillRequest(text[: unit.start], text[unit.end :], old), True)]
+    if mode.kind == "fill":
+        jobs = []
+        for n, hole in enumerate(unit_holes(text, unit, mode, language)):
+            a, b = unit.start + hole.start, unit.start + hole.end
+            request = InfillRequest(text[:a], text[b:], single_line=_shares_line(text, a, b))
+            jobs.append(Job(file, index, n, request, False))
+        return jobs
+    prefix = hinted_prefix(text, unit, mode.hint, language)
+    request = InfillRequest(prefix, text[unit.end :], old, single_line="\n" not in old)
+    return [Job(file, index, 0, request, False)]
+
+
+def pack(jobs: list[Job], measure: Callable[[InfillRequest], int], batch_size: int, batch_tokens: int) -> list[Batch]:
+    """Infill jobs sorted by span budget and cut into batches (padding stays small); each repair runs alone."""
+    sized = sorted(
+        (Job(j.file, j.unit, j.hole, j.request, j.repair, measure(j.request)) for j in jobs),
+        key=lambda j: (j.repair, j.size, j.file, j.unit, j.hole),
+    )
+    batches: list[Batch] = []
+    current: list[Job] = []
+    for job in (j for j in sized if not j.repair):
+        # Sorted ascending, so the newest job has the widest span: the batch costs its size per row.
+        if current and (len(current) >= batch_size or job.size * (len(current) + 1) > batch_tokens):
+            batches.append(Batch(tuple(current)))
+            current = []
+        current.append(job)
+    if current:
+        batches.append(Batch(tuple(current)))
+    return batches + [Batch((j,)) for j in sized if j.repair]
+
+
+def token_counter(model_path: str | None) -> Callable[[str], int]:
+    """Tokens in a text by the checkpoint's tokenizer (the driver of a Ray run loads no network)."""
+    from model import families, hub
+    from model.engine import DEFAULT_CHECKPOINT
+
+    tok = families.load_tokenizer(hub.resolve(model_path) if model_path else DEFAULT_CHECKPOINT)
+    return lambda text: len(tok.encode(text, add_special_tokens=False).ids)
+
+
+def span_budget(request: InfillRequest, count: Callable[[str], int]) -> int:
+    """The span budget the engine will use (`Engine.default_budget`'s rule), for packing only."""
+    if request.budget:
+        return request.budget
+    if request.span:
+        return min(256, max(8, int(count(request.span) * 1.25) + 8))
+    return 32 if request.single_line else 64

@@ -1,0 +1,43 @@
+"""The shipped checkpoint fills obvious holes in small files, far better than chance."""
+
+from __future__ import annotations
+
+from model import InfillRequest, SamplerConfig
+
+# (code with a hole marked <HOLE>, accepted fills). Each hole is a line an attentive reader can restore.
+CASES = [
+    ("def add(a, b):\n    <HOLE>\n\n\nprint(add(1, 2))\n", ["return a + b"]),
+    ("class Counter:\n    def __init__(self):\n        <HOLE>\n\n    def increment(self):\n        self.count += 1\n", ["self.count = 0"]),
+    ("import os\nimport sys\n\n\ndef main():\n    print(sys.argv)\n\n\nif __name__ == '__main__':\n    <HOLE>\n", ["main()"]),
+    ("def is_even(n):\n    <HOLE>\n", ["return n % 2 == 0"]),
+    ("class Point:\n    def __init__(self, x, y):\n        self.x = x\n        <HOLE>\n", ["self.y = y"]),
+    ("def read(path):\n    with open(path) as f:\n        <HOLE>\n", ["return f.read()"]),
+    ("def square(x):\n    <HOLE>\n", ["return x * x", "return x ** 2"]),
+    ("try:\n    import json\n<HOLE>\n    json = None\n", ["except ImportError:"]),
+    ("for i in range(10):\n    <HOLE>\n", ["print(i)"]),
+    ("def __repr__(self):\n    return f'{self.__class__.__name__}()'\n\n\ndef __eq__(self, other):\n    <HOLE>\n", ["return self is other", "return isinstance(other, self.__class__)"]),
+    ("def first(items):\n    if not items:\n        <HOLE>\n    return items[0]\n", ["return None"]),
+    ("import logging\n\n<HOLE>\n\n\ndef run():\n    logger.info('run')\n", ["logger = logging.getLogger(__name__)"]),
+]
+
+
+def fill(engine, code: str, sampler: SamplerConfig) -> str:
+    prefix, suffix = code.split("<HOLE>")
+    return engine.infill(InfillRequest(prefix, suffix, single_line=True), sampler).text.strip()
+
+
+def hits(engine, sampler) -> int:
+    return sum(fill(engine, code, sampler) in accepted for code, accepted in CASES)
+
+
+# Set from a measurement of the shipped model (see the closing note of the model issue); chance is 0.
+MIN_HITS_GREEDY = 3
+
+
+def test_fills_obvious_holes(engine):
+    one_per_step = SamplerConfig(schedule="fixed", tokens_per_step=1, use_cache=False)
+    assert hits(engine, one_per_step) >= MIN_HITS_GREEDY
+
+
+def test_fast_sampler_fills_obvious_holes(engine):
+    assert hits(engine, SamplerConfig()) >= MIN_HITS_GREEDY

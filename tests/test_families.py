@@ -1,0 +1,469 @@
+"""Open diffusion checkpoints (issue 7): family detection, loading, numerics against transformers, chat prompts.
+
+Tiny random checkpoints in each family's on-disk layout are written by tests/fixtures/checkpoints.py and loaded
+through `model.load`, the path users take.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+import torch
+from fixtures.checkpoints import DREAM_SPECIALS, LLADA_SPECIALS, write_dream, write_llada
+
+import model
+from model import chat, families, hub
+from model.checkpoint import CheckpointError
+from model.config import ModelConfig
+from model.network import Denoiser
+from model.sampler import DenoiseCancelled
+from model.tokenizer import SpecialIds
+
+FIXTURES = Path(__file__).parent / "fixtures"
+ATOL = 1e-4
+CODE = "def add(a, b):\n    return a + b  # sum\n\nclass Counter:\n    def __init__(self):\n        self.x = 0\n"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def dream_dir(tmp_path_factory):
+    return write_dream(tmp_path_factory.mktemp("hub") / "Dream-Coder-v0-Instruct-7B")
+
+
+@pytest.fixture(scope="module")
+def llada_dir(tmp_path_factory):
+    return write_llada(tmp_path_factory.mktemp("hub") / "LLaDA-8B-Instruct")
+
+
+@pytest.fixture(scope="module")
+def dream(dream_dir):
+    return model.load(dream_dir, device="cpu")
+
+
+@pytest.fixture(scope="module")
+def llada(llada_dir):
+    return model.load(llada_dir, device="cpu")
+
+
+def random_ids(vocab: int, seed: int = 0) -> torch.Tensor:
+    return torch.randint(0, vocab, (2, 24), generator=torch.Generator().manual_seed(seed))
+
+
+def read_state(folder: Path) -> dict[str, torch.Tensor]:
+    from safetensors.torch import load_file
+
+    state = {}
+    for f in sorted(folder.glob("model*.safetensors")):
+        state |= {k: v.float() for k, v in load_file(str(f)).items()}
+    return state
+
+
+# --- detection ----------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "config, name",
+    [
+        ({"model_type": "Dream", "architectures": ["DreamModel"]}, "dream"),
+        ({"model_type": "llada", "architectures": ["LLaDAModelLM"]}, "llada"),
+        ({"model_type": "qwen2", "architectures": ["InstantEditDenoiser"]}, "instant-edit"),
+    ],
+)
+def test_family_is_detected_from_config(config, name):
+    assert families.detect(config).name == name
+
+
+@pytest.mark.parametrize(
+    "config, named",
+    [
+        ({"model_type": "llama", "architectures": ["LlamaForCausalLM"]}, "LlamaForCausalLM"),
+        ({"model_type": "qwen2", "architectures": ["Qwen2ForCausalLM"]}, "Qwen2ForCausalLM"),  # causal, not ours
+        ({}, "None"),
+    ],
+)
+def test_unknown_family_error_names_what_was_found(tmp_path, config, named):
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    with pytest.raises(families.UnknownFamilyError, match=named) as err:
+        model.load(tmp_path, device="cpu")
+    assert "DreamModel" in str(err.value) and "LLaDAModelLM" in str(err.value)
+
+
+def test_embedded_checkpoint_still_loads_as_the_projects_own_family(engine):
+    assert engine.family == "instant-edit" and not engine.supports_chat and not engine.net.cfg.logit_shift
+    with pytest.raises(ValueError, match="infill-only"):
+        engine.rewrite(model.InfillRequest("x = ", "\n", "1"), "make it 2")
+
+
+# --- loading the families -----------------------------------------------------------------------------------
+def test_dream_loads_with_its_rules(dream):
+    assert dream.family == "dream" and dream.name == "Dream-Coder-v0-Instruct-7B"
+    assert dream.net.cfg.logit_shift and dream.net.cfg.attention_bias and not dream.net.cfg.tie_word_embeddings
+    assert dream.special == SpecialIds(mask=151666, pad=151643, eos=151643, bos=151665)
+    assert dream.supports_chat
+    assert "modeling_dream" not in sys.modules and "tokenization_dream" not in sys.modules  # no remote code
+
+
+def test_llada_loads_with_its_rules(llada):
+    assert llada.family == "llada" and not llada.net.cfg.logit_shift and not llada.net.cfg.attention_bias
+    assert (llada.special.mask, llada.special.bos, llada.special.eos) == (126336, 126080, 126081)
+    assert llada.net.cfg.vocab_size == 126464 and llada.supports_chat
+
+
+def test_dream_tokenizer_from_vocab_and_merges_matches_transformers_qwen2(dream_dir, dream):
+    from transformers import Qwen2Tokenizer
+
+    ref = Qwen2Tokenizer(vocab=str(dream_dir / "vocab.json"), merges=str(dream_dir / "merges.txt"))
+    text = CODE + "x = 'ünï' 12345\r\n\n  end"
+    assert dream.tok.encode(text) == ref.encode(text, add_special_tokens=False)
+    assert dream.tok.decode(dream.tok.encode(text)) == text
+    for i, token in DREAM_SPECIALS.items():
+        assert dream.tok.encode(f"a{token}b")[1] == i  # special tokens are single, unsplit ids
+
+
+def test_llada_tokenizer_loads_with_autotokenizer(llada_dir, llada):
+    from transformers import AutoTokenizer
+
+    ref = AutoTokenizer.from_pretrained(str(llada_dir))
+    assert ref.mask_token_id == 126336 and ref.bos_token_id == 126080
+    assert llada.tok.encode(CODE) == ref.encode(CODE, add_special_tokens=False)
+    assert {llada.tok.tok.token_to_id(t) for t in LLADA_SPECIALS.values()} == set(LLADA_SPECIALS)
+
+
+def test_missing_shard_is_named(tmp_path):
+    folder = write_dream(tmp_path / "Dream-v0-Instruct-7B")
+    (folder / "model-00002-of-00002.safetensors").unlink()
+    with pytest.raises(CheckpointError, match="model-00002-of-00002"):
+        model.load(folder, device="cpu")
+
+
+def test_config_that_does_not_match_the_weights(tmp_path):
+    folder = write_llada(tmp_path / "LLaDA-8B-Base", instruct=False)
+    cfg = json.loads((folder / "config.json").read_text())
+    (folder / "config.json").write_text(json.dumps({**cfg, "mlp_hidden_size": 48}))
+    with pytest.raises(CheckpointError, match=r"blocks\.0\.ff_(proj|out)\.weight \(model\.layers\.0\.mlp\."):
+        model.load(folder, device="cpu")
+
+
+def test_unsupported_llada_setting_is_named(tmp_path):
+    folder = write_llada(tmp_path / "LLaDA-8B-Base", instruct=False)
+    cfg = json.loads((folder / "config.json").read_text())
+    (folder / "config.json").write_text(json.dumps({**cfg, "block_type": "sequential"}))
+    with pytest.raises(CheckpointError, match="block_type"):
+        model.load(folder, device="cpu")
+
+
+def test_memory_check_message_names_needed_and_free():
+    gib = 1024**3
+    assert families.fit_error(10 * gib, 20 * gib, 24 * gib, "cuda:0", torch.bfloat16) is None
+    message = families.fit_error(17 * gib, 5 * gib, 24 * gib, "cuda:0", torch.bfloat16)
+    assert "17.0 GiB" in message and "5.0 GiB" in message and "24.0 GiB" in message
+
+
+def test_7b_dream_shapes_count_7_6b_parameters():
+    from model.bench_gpu import QWEN2_7B
+
+    assert 7.61e9 < families.parameter_bytes(QWEN2_7B, torch.bfloat16) / 2 < 7.62e9  # Qwen2.5-7B: 7.6B parameters
+
+
+# --- (a) numerics against transformers ----------------------------------------------------------------------
+def qwen2_reference(cfg: ModelConfig, state: dict):
+    from transformers import Qwen2Config, Qwen2ForCausalLM
+
+    ref_cfg = Qwen2Config(
+        vocab_size=cfg.vocab_size,
+        hidden_size=cfg.hidden_size,
+        intermediate_size=cfg.intermediate_size,
+        num_hidden_layers=cfg.num_hidden_layers,
+        num_attention_heads=cfg.num_attention_heads,
+        num_key_value_heads=cfg.num_key_value_heads,
+        rope_theta=cfg.rope_theta,
+        rms_norm_eps=cfg.rms_norm_eps,
+        tie_word_embeddings=cfg.tie_word_embeddings,
+        max_position_embeddings=cfg.max_position_embeddings,
+        attn_implementation="eager",
+    )
+    ref = Qwen2ForCausalLM(ref_cfg).float().eval()
+    ref.load_state_dict(state, strict=not cfg.tie_word_embeddings)
+    return ref
+
+
+def qwen2_logits(ref, ids: torch.Tensor, bidirectional: bool = True) -> torch.Tensor:
+    b, t = ids.shape
+    mask = {"full_attention": torch.zeros(b, 1, t, t)} if bidirectional else None  # zeros: every key allowed
+    with torch.no_grad():
+        return ref(input_ids=ids, attention_mask=mask).logits
+
+
+def test_own_network_matches_qwen2_bidirectional_on_random_weights():
+    cfg = ModelConfig(
+        vocab_size=512,
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        tie_word_embeddings=True,
+        attention_bias=True,
+    )
+    torch.manual_seed(0)
+    net = Denoiser(cfg).eval()
+    with torch.no_grad():
+        for p in net.parameters():
+            p.normal_(0.0, 0.1)
+    ref = qwen2_reference(cfg, net.state_dict())
+    ids = random_ids(cfg.vocab_size)
+    with torch.no_grad():
+        ours = net(ids).logits
+    torch.testing.assert_close(ours, qwen2_logits(ref, ids), atol=ATOL, rtol=0)
+    assert (ours - qwen2_logits(ref, ids, bidirectional=False)).abs().max() > 1e-2  # the causal mask is off
+
+
+def test_dream_logits_equal_qwen2_bidirectional(dream_dir, dream):
+    ref = qwen2_reference(dream.net.cfg, read_state(dream_dir))  # the checkpoint's own tensor names
+    ids = random_ids(dream.net.cfg.vocab_size, seed=1)
+    with torch.no_grad():
+        ours = dream.net(ids).logits
+    torch.testing.assert_close(ours, qwen2_logits(ref, ids), atol=ATOL, rtol=0)
+    assert (ours - qwen2_logits(ref, ids, bidirectional=False)).abs().max() > 1e-2
+
+
+LLAMA_NAMES = {  # LLaDA's names -> transformers' Llama names, written out independently of model/families.py
+    "attn_norm": "input_layernorm",
+    "q_proj": "self_attn.q_proj",
+    "k_proj": "self_attn.k_proj",
+    "v_proj": "self_attn.v_proj",
+    "attn_out": "self_attn.o_proj",
+    "ff_norm": "post_attention_layernorm",
+    "ff_proj": "mlp.gate_proj",
+    "up_proj": "mlp.up_proj",
+    "ff_out": "mlp.down_proj",
+}
+
+
+def llama_state(llada_state: dict) -> dict:
+    out = {}
+    for name, t in llada_state.items():
+        parts = name.split(".")
+        if parts[2] == "blocks":
+            out[f"model.layers.{parts[3]}.{LLAMA_NAMES[parts[4]]}.{parts[5]}"] = t
+        else:
+            out[
+                {"wte": "model.embed_tokens.weight", "ln_f": "model.norm.weight", "ff_out": "lm_head.weight"}[parts[2]]
+            ] = t
+    return out
+
+
+def test_llada_logits_equal_llama_bidirectional(llada_dir, llada):
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    raw = json.loads((llada_dir / "config.json").read_text())
+    ref_cfg = LlamaConfig(
+        vocab_size=raw["embedding_size"],
+        hidden_size=raw["d_model"],
+        intermediate_size=raw["mlp_hidden_size"],
+        num_hidden_layers=raw["n_layers"],
+        num_attention_heads=raw["n_heads"],
+        num_key_value_heads=raw["n_kv_heads"],
+        rope_theta=raw["rope_theta"],
+        rms_norm_eps=raw["rms_norm_eps"],
+        max_position_embeddings=4096,
+        tie_word_embeddings=False,
+        attention_bias=False,
+        mlp_bias=False,
+        attn_implementation="eager",
+    )
+    ref = LlamaForCausalLM(ref_cfg).float().eval()
+    ref.load_state_dict(llama_state(read_state(llada_dir)))
+    ids = random_ids(raw["embedding_size"], seed=2)
+    with torch.no_grad():
+        ours = llada.net(ids).logits
+        full = ref(input_ids=ids, attention_mask=torch.zeros(2, 1, 24, 24)).logits  # a 4D mask is used as given
+        causal = ref(input_ids=ids).logits
+    torch.testing.assert_close(ours, full, atol=ATOL, rtol=0)
+    assert (ours - causal).abs().max() > 1e-2
+
+
+# --- (b) the shift / no-shift rule --------------------------------------------------------------------------
+def make_echo(engine, rules: dict[int, int]) -> None:
+    """Rewire the network so the logits at a position holding token a favour rules[a], whatever surrounds it.
+
+    Attention and MLP outputs are zeroed, so each position's final state is its own embedding; token a gets
+    the basis vector e_k and the head maps e_k to rules[a].
+    """
+    net = engine.net
+    with torch.no_grad():
+        for layer in net.model.layers:
+            layer.self_attn.o_proj.weight.zero_()
+            layer.mlp.down_proj.weight.zero_()
+        net.model.embed_tokens.weight.zero_()
+        net.lm_head.weight.zero_()
+        for k, (a, b) in enumerate(rules.items()):
+            net.model.embed_tokens.weight[a, k] = 1.0
+            net.lm_head.weight[b, k] = 10.0
+
+
+@pytest.mark.parametrize("family, expected", [("dream", "x"), ("llada", "y")])
+@pytest.mark.parametrize("use_cache", [True, False])
+def test_shift_rule_reads_the_right_position(tmp_path, family, expected, use_cache):
+    write = write_dream if family == "dream" else write_llada
+    engine = model.load(write(tmp_path / f"{family}-instruct"), device="cpu")
+    tok = engine.tok.encode
+    # The token before the span ('a') favours 'x'; a mask favours 'y'. Dream reads position i-1: 'x'.
+    make_echo(engine, {tok("a")[0]: tok("x")[0], engine.special.mask: tok("y")[0]})
+    res = engine.infill(model.InfillRequest("a", "\n", budget=1), model.SamplerConfig(grow=False, use_cache=use_cache))
+    assert res.text == expected
+
+
+def test_dream_rows_begin_with_bos(dream):
+    row = dream.make_row(model.InfillRequest("", "\nprint(1)\n", budget=4), 4)
+    assert row.prefix[0] == 151665 and row.span[0] == dream.special.mask  # the first token is never a mask
+
+
+# --- (c) chat template prompts ------------------------------------------------------------------------------
+REQUEST = model.InfillRequest("import os\n\n\ndef add(a, b):\n", "\n\nprint(add(1, 2))\n", "    return a+b\n")
+INSTRUCTION = "Add type hints and a docstring."
+
+
+@pytest.mark.parametrize("family", ["dream", "llada"])
+def test_chat_prompt_layout_matches_fixture(request, family):
+    engine = request.getfixturevalue(family)
+    ids = chat.prompt_ids(engine, REQUEST, INSTRUCTION)
+    expected = (FIXTURES / f"chat_prompt_{family}.txt").read_text(encoding="utf-8")
+    assert engine.tok.decode(ids) == expected
+    header = {"dream": "<|im_start|>assistant\n", "llada": "<|start_header_id|>assistant<|end_header_id|>\n\n"}
+    assert ids[-len(engine.tok.encode(header[family])) :] == engine.tok.encode(header[family])
+
+
+def test_chat_prompt_keeps_context_within_budget(dream):
+    long = replace(REQUEST, prefix="x = 1\n" * 2000, suffix="y = 2\n" * 2000)
+    before, after = chat.context_text(dream, long)
+    assert before.startswith("x = 1\n") and after.startswith("y = 2\n") and after.endswith("\n")  # whole lines
+    assert 0.9 * dream.context_tokens < len(dream.tok.encode(before + after)) <= dream.context_tokens
+
+
+@pytest.mark.parametrize("family", ["dream", "llada"])
+def test_rewrite_answer_is_cut_at_end_of_turn(request, tmp_path, family):
+    write = write_dream if family == "dream" else write_llada
+    engine = model.load(write(tmp_path / f"{family}-Instruct"), device="cpu")
+    end = {"dream": "<|im_end|>", "llada": "<|eot_id|>"}[family]
+    everything = list(range(engine.net.cfg.vocab_size))
+    for target, text in ((engine.tok.tok.token_to_id(end), ""), (engine.tok.encode("z")[0], None)):
+        with torch.no_grad():  # every position favours `target`, whatever it holds
+            make_echo(engine, {})
+            engine.net.model.embed_tokens.weight[everything, 0] = 1.0
+            engine.net.lm_head.weight[target, 0] = 10.0
+        drafts = []
+        res = engine.rewrite(REQUEST, INSTRUCTION, model.SamplerConfig(), on_draft=drafts.append)
+        budget = engine.default_budget(REQUEST)
+        assert res.text == ("z" * budget if text is None else text)
+        assert res.new_tokens == len(res.text) and res.context_tokens == len(
+            chat.prompt_ids(engine, REQUEST, INSTRUCTION)
+        )
+        assert drafts and end not in drafts[-1][0].text
+
+
+def test_rewrite_is_cancelled_between_steps(dream):
+    with pytest.raises(DenoiseCancelled):
+        dream.rewrite(REQUEST, INSTRUCTION, should_stop=lambda: True)
+
+
+def test_rewrite_takes_the_callers_context_budget(dream):
+    long = replace(REQUEST, prefix="x = 1\n" * 500, suffix="y = 2\n" * 500)
+    quick = model.SamplerConfig(max_steps=1)
+    small = dream.rewrite(long, INSTRUCTION, quick, context_tokens=64)
+    full = dream.rewrite(long, INSTRUCTION, quick)
+    assert small.steps == 1 and small.context_tokens + 400 < full.context_tokens
+
+
+def test_trim_answer_stops_at_the_first_end_token():
+    assert chat.trim_answer([5, 6, 9, 7, 8], frozenset({9}), mask=1) == [5, 6]
+    assert chat.trim_answer([5, 1, 6], frozenset({9}), mask=1) == [5, 6]
+
+
+def test_fenced_answers_are_unwrapped():
+    assert chat.strip_fence("```python\nx = 1\n```\n") == "x = 1\n"
+    assert chat.strip_fence("x = 1") == "x = 1"
+
+
+@pytest.mark.parametrize("write, name", [(write_dream, "Dream-v0-Base-7B"), (write_llada, "LLaDA-8B-Base")])
+def test_base_variants_are_infill_only(tmp_path, write, name):
+    engine = model.load(write(tmp_path / name, instruct=False), device="cpu")
+    assert not engine.supports_chat
+    with pytest.raises(ValueError, match="infill-only"):
+        engine.rewrite(REQUEST, INSTRUCTION)
+
+
+def test_base_named_checkpoint_with_an_inherited_template_is_infill_only(tmp_path):
+    engine = model.load(write_dream(tmp_path / "Dream-Coder-v0-Base-7B", instruct=True), device="cpu")
+    assert not engine.supports_chat
+
+
+# --- hub ids ------------------------------------------------------------------------------------------------
+def fake_hub_cache(cache: Path, repo: str, source: Path) -> Path:
+    """The layout huggingface_hub writes: models--owner--name/{refs/main, snapshots/<commit>/...}."""
+    import shutil
+
+    commit = "0123456789abcdef0123456789abcdef01234567"
+    root = cache / f"models--{repo.replace('/', '--')}"
+    (root / "refs").mkdir(parents=True)
+    (root / "refs" / "main").write_text(commit)
+    shutil.copytree(source, root / "snapshots" / commit)
+    return root / "snapshots" / commit
+
+
+def test_hub_id_resolves_from_the_local_cache(tmp_path, dream_dir):
+    snapshot = fake_hub_cache(tmp_path / "cache", "Dream-org/Dream-Coder-v0-Instruct-7B", dream_dir)
+    folder = hub.resolve("Dream-org/Dream-Coder-v0-Instruct-7B", allow_download=False, cache_dir=tmp_path / "cache")
+    assert folder == snapshot
+    assert hub.display_name("Dream-org/Dream-Coder-v0-Instruct-7B", folder) == "Dream-org/Dream-Coder-v0-Instruct-7B"
+
+
+def test_uncached_hub_id_without_downloads_is_a_clear_error(tmp_path):
+    with pytest.raises(CheckpointError, match="not in the Hugging Face cache.*downloads are off"):
+        hub.resolve("nobody/no-such-model", allow_download=False, cache_dir=tmp_path)
+
+
+def test_offline_switch_wins_over_allow_download(monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    assert not hub.downloads_allowed(True)
+
+
+def test_local_paths_are_not_taken_for_hub_ids(tmp_path):
+    assert hub.resolve(tmp_path / "a" / "b") == tmp_path / "a" / "b"
+    assert not hub.looks_like_hub_id("./owner/name") and hub.looks_like_hub_id("GSAI-ML/LLaDA-8B-Instruct@main")
+
+
+# --- the GPU check, on tiny shapes ---------------------------------------------------------------------------
+def test_gpu_check_runs_on_cpu_with_tiny_shapes(capsys):
+    from lsp_server.cli import main
+
+    assert main(["bench", "--gpu", "--tiny", "--device", "cpu"]) == 0
+    report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    modes = {(r["batch"], r["tokens_per_step"], r["cache"]) for r in report["results"]}
+    assert modes == {(b, k, c) for b in (1, 8) for k in (1, 8) for c in (True, False)}
+    one = next(r for r in report["results"] if r["tokens_per_step"] == 1)
+    assert one["steps"] == report["span_tokens"] and one["projected"] and one["steps_measured"] < one["steps"]
+    assert all(r["tokens_per_s"] > 0 and r["peak_mem_gib"] > 0 for r in report["results"])
+    assert report["cache_speedup_b1_k8"] > 0 and report["meets_target"] is False  # tiny runs never claim it
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_dream_on_cuda_in_bf16_matches_float32(dream_dir, dream):
+    gpu = model.load(dream_dir, device="cuda")
+    assert next(gpu.net.parameters()).dtype == torch.bfloat16
+    ids = random_ids(dream.net.cfg.vocab_size, seed=3)
+    with torch.no_grad():
+        ours = gpu.net(ids.cuda()).logits.float().cpu()
+        ref = dream.net(ids).logits
+    assert (ours - ref).abs().max() < 0.1  # bf16 rounding of tiny random weights
+    assert gpu.infill(model.InfillRequest("def f(", "):\n", budget=4)).steps >= 1
