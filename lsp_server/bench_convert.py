@@ -19,7 +19,7 @@ def fixture_jobs(engine, root: Path, limit: int, context: int) -> list:
 
     sample_tree.build(root, modules=max(2, limit // 6 + 1), js=2)
     mode = plan.Mode("instruction", instruction="Add type hints.")
-    fits = lambda text: len(engine.tok.encode(text)) <= 192  # noqa: E731
+    fits = lambda text: len(engine.tok.encode(text)) <= 192
     jobs = []
     for n, source in enumerate(walk([root])[1]):
         text = source.path.read_text()

@@ -43,6 +43,25 @@ def save_network(model: Denoiser, folder: Path) -> None:
     save_file(state, str(folder / "model.safetensors"), metadata={"format": "pt"})
 
 
+def check_tensors(folder: Path, state, expected: dict, shown=lambda name: name) -> None:
+    """Same tensor names and shapes as the network, or an error naming the first differences.
+
+    `shown` turns a network name into the name the checkpoint spells it with (families rename tensors).
+    """
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(shown(n) for n in set(state) - set(expected))
+    if missing or unexpected:
+        raise CheckpointError(
+            f"checkpoint {folder}: tensors do not match the config (missing {missing[:5]}, unexpected {unexpected[:5]})"
+        )
+    for name, tensor in state.items():
+        if tensor.shape != expected[name].shape:
+            raise CheckpointError(
+                f"checkpoint {folder}: {shown(name)} has shape {tuple(tensor.shape)}, "
+                f"config needs {tuple(expected[name].shape)}"
+            )
+
+
 def load_network(folder: Path, device: str = "cpu", dtype: torch.dtype = torch.float32) -> Denoiser:
     """Build the network from `folder`, checking every tensor name and shape against the config."""
     check_folder(folder)
@@ -56,16 +75,6 @@ def load_network(folder: Path, device: str = "cpu", dtype: torch.dtype = torch.f
     if cfg.tie_word_embeddings:
         state.pop("lm_head.weight", None)
         expected.pop("lm_head.weight")
-    missing = sorted(set(expected) - set(state))
-    unexpected = sorted(set(state) - set(expected))
-    if missing or unexpected:
-        raise CheckpointError(
-            f"checkpoint {folder}: tensors do not match the config (missing {missing[:5]}, unexpected {unexpected[:5]})"
-        )
-    for name, tensor in state.items():
-        if tensor.shape != expected[name].shape:
-            raise CheckpointError(
-                f"checkpoint {folder}: {name} has shape {tuple(tensor.shape)}, config needs {tuple(expected[name].shape)}"
-            )
+    check_tensors(folder, state, expected)
     model.load_state_dict(state, strict=False)
     return model.to(device=device, dtype=dtype).eval()

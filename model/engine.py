@@ -19,6 +19,7 @@ from model.tokenizer import CodeTokenizer
 DEFAULT_CHECKPOINT = Path(__file__).parent / "weights" / "default"
 CHARS_PER_TOKEN_BOUND = 8  # no token is longer than this many characters in practice
 MASK_GLYPH = "\u2591"  # how an open position shows in a streamed draft
+SINGLE_LINE_MAX_BUDGET = 64
 
 
 @dataclass(frozen=True)
@@ -153,8 +154,19 @@ class Engine:
     ) -> list[InfillResult]:
         """Denoise several holes in one batch (one model call per step for all of them)."""
         cfg = sampler or SamplerConfig()
+        if all(r.single_line for r in requests):
+            # A line never needs more than a couple of buckets; growing further only invites run-on text.
+            cfg = replace(cfg, max_budget=min(cfg.max_budget, SINGLE_LINE_MAX_BUDGET))
         rows = [self.make_row(r, self.default_budget(r), context_tokens) for r in requests]
-        return self._run(rows, cfg, on_draft, should_stop)
+        results = self._run(rows, cfg, on_draft, should_stop)
+        return [self._one_line(res) if req.single_line else res for req, res in zip(requests, results)]
+
+    def _one_line(self, result: InfillResult) -> InfillResult:
+        """A single-line request keeps its first line: the rest would land where the suffix already is."""
+        line = result.text.split("\n", 1)[0]
+        if line == result.text:
+            return result
+        return replace(result, text=line, new_tokens=len(self.tok.encode(line)))
 
     def infill(self, request: InfillRequest, sampler: SamplerConfig | None = None, **kw) -> InfillResult:
         return self.infill_batch([request], sampler, **kw)[0]

@@ -21,7 +21,7 @@ import torch
 from safetensors import safe_open
 from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers
 
-from model.checkpoint import CheckpointError, load_network
+from model.checkpoint import CheckpointError, check_tensors, load_network
 from model.config import ModelConfig
 from model.network import Denoiser
 from model.tokenizer import SpecialIds, special_ids_from
@@ -225,18 +225,8 @@ def read_weights(folder: Path, family: Family, device: str, dtype: torch.dtype) 
 
 
 def check_names(folder: Path, state: NamedState, expected: dict) -> None:
-    """Same names and shapes as the network, or an error naming the first differences."""
-    missing = sorted(set(expected) - set(state))
-    unexpected = sorted(state.shown(n) for n in set(state) - set(expected))
-    if missing or unexpected:
-        raise CheckpointError(
-            f"checkpoint {folder}: tensors do not match the config (missing {missing[:5]}, unexpected {unexpected[:5]})"
-        )
-    for name, tensor in state.items():
-        if tensor.shape != expected[name].shape:
-            raise CheckpointError(
-                f"checkpoint {folder}: {state.shown(name)} has shape {tuple(tensor.shape)}, config needs {tuple(expected[name].shape)}"
-            )
+    """Same names and shapes as the network, or an error naming tensors as the checkpoint spells them."""
+    check_tensors(folder, state, expected, state.shown)
 
 
 def parameter_bytes(cfg: ModelConfig, dtype: torch.dtype) -> int:

@@ -98,7 +98,7 @@ def build_layout(rows: list[Row], pad: int, device: torch.device) -> Layout:
     ids = torch.full((len(rows), width), pad, dtype=torch.long, device=device)
     for i, s in enumerate(seqs):
         ids[i, : len(s)] = torch.tensor(s, device=device)
-    as_tensor = lambda xs: torch.tensor(xs, dtype=torch.long, device=device)  # noqa: E731
+    as_tensor = lambda xs: torch.tensor(xs, dtype=torch.long, device=device)
     return Layout(
         ids, as_tensor([len(s) for s in seqs]), as_tensor([len(r.prefix) for r in rows]),
         as_tensor([len(r.span) for r in rows]),

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 # Node types that make a natural hole: statements, definitions and blocks across the corpus languages.
 STATEMENT_SUFFIXES = ("_statement", "_definition", "_declaration", "block", "function", "_item")
 
 
-@lru_cache(maxsize=None)
+@cache
 def parser_for(language: str):
     """A tree-sitter parser, or None when no grammar is installed for `language`."""
     try:

@@ -42,15 +42,19 @@ class TrainConfig:
     # neighbours only through attention; over 512 positions that signal is diluted and training sits at the
     # unigram loss for a long time, so attention first learns locality on short windows. Tokens per step stay
     # the same (the batch grows as the window shrinks).
-    curriculum: tuple[tuple[int, int], ...] = ((3_000_000, 64), (8_000_000, 128))
+    curriculum: tuple[tuple[int, int], ...] = ((2_000_000, 64), (6_000_000, 128))
     # Mask-ratio curriculum: (tokens_seen limit, highest mask ratio). With most of a window masked a position
     # has few neighbours to learn from, and a small model never leaves the unigram loss; with at most a
     # quarter masked it learns to read context within a few hundred steps. Past the last limit t ~ U(0.05, 1).
-    mask_curriculum: tuple[tuple[int, float], ...] = ((5_000_000, 0.3), (11_000_000, 0.6))
+    mask_curriculum: tuple[tuple[int, float], ...] = ((4_000_000, 0.25), (8_000_000, 0.5))
+    # The MDLM/LLaDA 1/t weighting from this many tokens on; before it every masked token counts the same. The
+    # weighting lets a row with three masked tokens count as much as one with sixteen, which at this scale
+    # measurably slows the first phase (same steps, 1-layer probe: 6.1 weighted vs 5.2 uniform cross-entropy).
+    elbo_weighting_from: int = 8_000_000
     lr: float = 2e-3
-    warmup_steps: int = 200
+    warmup_steps: int = 100
     weight_decay: float = 0.05
-    infill_share: float = 0.8
+    infill_share: float = 0.6
     time_budget_s: float = 3600.0
     token_budget: int = 0  # 0: no token limit
     save_every_s: float = 300.0
@@ -58,7 +62,7 @@ class TrainConfig:
     device: str = "auto"
     resume: bool = True
     hidden_size: int = 256
-    num_hidden_layers: int = 6
+    num_hidden_layers: int = 4
     num_attention_heads: int = 4
     num_key_value_heads: int = 2
     intermediate_size: int = 768
@@ -104,6 +108,7 @@ def make_batch(
     sp = tok.special
     seq_len, batch_size = window_for(cfg, tokens_seen)
     t_max = next((t for limit, t in cfg.mask_curriculum if tokens_seen < limit), 1.0)
+    elbo = tokens_seen >= cfg.elbo_weighting_from
     rows: list[tuple[list[int], int, int]] = []  # ids, region start, region length
     while len(rows) < batch_size:
         f = sampler.draw()
@@ -128,9 +133,11 @@ def make_batch(
         if not region.any():
             region[rng.randrange(length)] = True
         masked[i, start : start + length] = region
-        weight[i, start : start + length] = 1.0 / (t * length)
+        weight[i, start : start + length] = 1.0 / (t * length) if elbo else 1.0
     targets = ids[masked]
     ids = ids.masked_fill(masked, sp.mask)
+    if not elbo:  # a plain mean over masked tokens, scaled so the loss reads the same per row
+        weight = weight / masked.sum() * len(rows)
     return {"ids": ids, "key_mask": key_mask, "masked": masked, "targets": targets, "weights": weight[masked]}
 
 

@@ -2,34 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
 
-SAMPLE = '''import os
-
-
-def read_config(path):
-    """Read a key=value file into a dict."""
-    values = {}
-    with open(path) as fh:
-        for line in fh:
-            key, _, value = line.partition("=")
-            values[key.strip()] = value.strip()
-    return values
-
-
-def add(a, b):
-    return a + b
-
-
-class Counter:
-    def __init__(self):
-        self.count = 0
-
-    def increment(self):
-        self.count += 1
-        return self.count
-'''
+SAMPLE = (Path(__file__).parent.parent / "examples" / "sample.py").read_text()
 
 
 @pytest.fixture(scope="session")

@@ -74,7 +74,7 @@ def test_greedy_is_deterministic_and_sampling_follows_the_seed(engine):
 
 
 def test_threshold_decoding_uses_fewer_calls_than_one_per_step(engine):
-    slow = engine.infill(REQUEST, SamplerConfig(schedule="fixed", tokens_per_step=1, grow=False))
+    slow = engine.infill(REQUEST, SamplerConfig(schedule="fixed", tokens_per_step=1, grow=False, pad_fills_tail=False))
     fast = engine.infill(REQUEST, SamplerConfig(schedule="threshold", threshold=0.9, grow=False))
     assert slow.nfe == 32
     assert fast.nfe < slow.nfe
@@ -82,7 +82,8 @@ def test_threshold_decoding_uses_fewer_calls_than_one_per_step(engine):
 
 def test_drafts_stream_after_every_step(engine):
     drafts = []
-    res = engine.infill(REQUEST, SamplerConfig(schedule="fixed", tokens_per_step=4, grow=False), on_draft=drafts.append)
+    cfg = SamplerConfig(schedule="fixed", tokens_per_step=4, grow=False, pad_fills_tail=False)
+    res = engine.infill(REQUEST, cfg, on_draft=drafts.append)
     assert len(drafts) == res.steps == 8
     open_counts = [d[0].open_positions for d in drafts]
     assert open_counts == sorted(open_counts, reverse=True) and open_counts[-1] == 0

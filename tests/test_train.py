@@ -12,8 +12,8 @@ import torch
 
 from model import examples
 from model.card import write_card
-from model.train import TrainConfig, train
 from model.tokenizer import CodeTokenizer
+from model.train import TrainConfig, train
 
 STDLIB = Path(sysconfig.get_paths()["stdlib"])
 

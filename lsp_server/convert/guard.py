@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from model.engine import InfillRequest
-
 from lsp_server import spans
 from lsp_server.convert.units import Unit
+from model.engine import InfillRequest
 
 
 @dataclass(frozen=True)

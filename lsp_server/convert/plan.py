@@ -6,11 +6,10 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from model.engine import InfillRequest
-
 from lsp_server import spans
 from lsp_server.convert.units import Unit
 from lsp_server.languages import line_comment
+from model.engine import InfillRequest
 
 MODES = ("instruction", "to", "repair", "fill")
 

@@ -13,10 +13,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from lsp_server.convert.plan import Batch
 from model.engine import InfillRequest, InfillResult
 from model.sampler import SamplerConfig
-
-from lsp_server.convert.plan import Batch
 
 
 class UnitWorker:

@@ -79,7 +79,7 @@ def print_summary(console: Console, summary: dict, outcomes: list[FileOutcome], 
     u = summary["units"]
     table.add_row("units", str(u["changed"]), str(u["unchanged"]), str(u["rejected"]), "", str(u["too_long"]))
     console.print(table)
-    say = lambda text, **kw: console.print(text, highlight=False, markup=False, **kw)  # noqa: E731
+    say = lambda text, **kw: console.print(text, highlight=False, markup=False, **kw)
     say("(a skipped unit is too long for one span; a rejected one is left unchanged)", style="dim")
     for o in sorted(outcomes, key=lambda o: o.file):
         if o.reason:

@@ -12,13 +12,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from model.engine import InfillRequest, InfillResult
-from model.sampler import SamplerConfig
-
 from lsp_server.convert import guard, plan, work
 from lsp_server.convert import journal as jn
 from lsp_server.convert.plan import Batch, Job, Mode
 from lsp_server.convert.walk import Filters, walk
+from model.engine import InfillRequest, InfillResult
+from model.sampler import SamplerConfig
 
 
 @dataclass(frozen=True)
@@ -123,7 +122,7 @@ class Conversion:
         return jobs
 
     def execute(self, jobs: list[Job]) -> dict[tuple[int, int, int], InfillResult]:
-        measure = lambda r: plan.span_budget(r, self.count)  # noqa: E731
+        measure = lambda r: plan.span_budget(r, self.count)
         batches = plan.pack(jobs, measure, self.s.batch_size, self.s.batch_tokens)
         out = {}
         for i, results in self.executor.run(batches, self.s.sampler):

@@ -5,11 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from convert.tree import FAST, build, snapshot
 from lsp_server import spans
 from lsp_server.cli import main
 from lsp_server.convert.journal import JOURNAL_NAME
-
-from convert.tree import FAST, build, snapshot
 
 HINTS = ["--instruction", "Add type hints."]
 

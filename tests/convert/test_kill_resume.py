@@ -11,9 +11,8 @@ import sys
 import time
 from pathlib import Path
 
-from lsp_server.convert.journal import JOURNAL_NAME
-
 from convert.tree import FAST, build, snapshot
+from lsp_server.convert.journal import JOURNAL_NAME
 
 KILLS = 10
 

@@ -7,10 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from convert.tree import FAST, build, snapshot
 from lsp_server.cli import main
 from lsp_server.convert.journal import JOURNAL_NAME
-
-from convert.tree import FAST, build, snapshot
 
 ray = pytest.importorskip("ray")
 

@@ -6,12 +6,11 @@ from pathlib import Path
 
 import pytest
 
+from convert.tree import build
 from lsp_server.convert import plan, sample_tree
 from lsp_server.convert.units import split_units
 from lsp_server.convert.walk import Filters, walk
 from model.engine import InfillRequest
-
-from convert.tree import build
 
 
 def rels(files) -> list[str]:
