@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import random
 import shutil
 import sysconfig
@@ -41,7 +42,8 @@ def test_loss_falls_and_training_resumes(tmp_path):
     state = train(cfg)
     assert state.step >= 70
     first, last = state.losses[0], min(state.losses[-2:])
-    assert last < first * 0.8, state.losses
+    uniform = math.log(cfg.vocab_size)  # the loss of a model that has learned nothing
+    assert last < first and last < 0.85 * uniform, state.losses
 
     # Resume: the step count continues and the optimizer state is reused.
     more = TrainConfig(**{**cfg.__dict__, "token_budget": 96 * 8 * 90})
