@@ -136,13 +136,21 @@ def is_single_line(text: str, offset: int, language: str | None) -> bool:
     return not (previous.endswith(BLOCK_OPENERS) or _opens_empty_block(text, offset, language))
 
 
-def _in_string_or_comment(text: str, offset: int, language: str | None) -> bool:
+def _node_at(text: str, offset: int, language: str | None):
+    """(smallest node at `offset`, its byte offset), or None when there is no grammar."""
     parsed = parse(text, language)
     if parsed is None:
-        return False
+        return None
     tree, bm = parsed
     b = bm.to_byte(offset)
-    node = tree.root_node.descendant_for_byte_range(b, b)
+    return tree.root_node.descendant_for_byte_range(b, b), b
+
+
+def _in_string_or_comment(text: str, offset: int, language: str | None) -> bool:
+    found = _node_at(text, offset, language)
+    if found is None:
+        return False
+    node, b = found
     while node is not None:
         if node.type in STRING_OR_COMMENT and node.start_byte < b < node.end_byte:
             return True
@@ -152,12 +160,8 @@ def _in_string_or_comment(text: str, offset: int, language: str | None) -> bool:
 
 def _opens_empty_block(text: str, offset: int, language: str | None) -> bool:
     """The cursor sits in a block or definition body that the parser found empty or broken."""
-    parsed = parse(text, language)
-    if parsed is None:
-        return False
-    tree, bm = parsed
-    b = bm.to_byte(offset)
-    node = tree.root_node.descendant_for_byte_range(b, b)
+    found = _node_at(text, offset, language)
+    node = found[0] if found else None
     return node is not None and (node.is_error or node.is_missing or node.type in ("block", "ERROR"))
 
 
