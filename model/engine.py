@@ -254,8 +254,6 @@ def load(
     raw_tok = families.load_tokenizer(folder)
     special = special_ids_from_config(net, folder, raw_tok)
     tok = CodeTokenizer(raw_tok, special)
-    if device == "cpu":
-        torch.set_num_threads(max(1, torch.get_num_threads()))
     name = hub.display_name(path, folder)
     engine = Engine(net, tok, device, name, context_tokens)
     engine.family = family.name

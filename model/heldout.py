@@ -14,7 +14,6 @@ from model import examples
 from model.corpus import SourceFile, build_corpus, default_roots, load_held_out, stdlib_root
 from model.engine import InfillRequest
 
-KIND_FOR_TASK = {"line": "line", "lines": "lines", "random": "random", "line_tail": "line_tail", "syntax": "syntax"}
 
 
 @dataclass(frozen=True)
@@ -40,15 +39,15 @@ def make_cases(files: list[SourceFile], kind: str, n: int, seed: int = 0, max_tr
 
     With `tok`, holes whose truth is longer than `max_truth_tokens` are skipped (single-line benchmarks use 24).
     """
-    if kind not in KIND_FOR_TASK:
-        raise ValueError(f"unknown span kind {kind!r}; choose from {sorted(KIND_FOR_TASK)}")
+    if kind not in examples.SPAN_KINDS:
+        raise ValueError(f"unknown span kind {kind!r}; choose from {sorted(examples.SPAN_KINDS)}")
     rng = random.Random(seed)
     cases: list[HeldOutCase] = []
     attempts = 0
     while len(cases) < n and files and attempts < n * 50:
         attempts += 1
         f = files[attempts % len(files)]
-        hole = examples.pick_span(f.text, f.language, KIND_FOR_TASK[kind], rng)
+        hole = examples.pick_span(f.text, f.language, kind, rng)
         if hole is None:
             continue
         truth = f.text[hole.start : hole.end]

@@ -24,6 +24,7 @@ from model.card import hardware, record_run
 from model.checkpoint import load_network, save_network
 from model.config import ModelConfig
 from model.corpus import Corpus, SourceFile, build_corpus, default_roots, write_manifest
+from model.engine import pick_device
 from model.network import Denoiser
 from model.tokenizer import CodeTokenizer, save_tokenizer, special_ids_from, train_tokenizer
 
@@ -149,12 +150,6 @@ def lr_at(cfg: TrainConfig, state: TrainState) -> float:
     if cfg.token_budget:
         progress = max(progress, state.tokens_seen / cfg.token_budget)
     return cfg.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress))))
-
-
-def pick_device(name: str) -> str:
-    if name == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    return name
 
 
 def prepare_corpus(cfg: TrainConfig) -> Corpus:
