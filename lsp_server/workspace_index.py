@@ -113,6 +113,24 @@ class WorkspaceIndex:
             else:
                 self._by_path.pop(path, None)
 
+    def refresh(self, path: Path) -> None:
+        """Follow one changed path: a file, a new folder, or a removed folder.
+
+        A folder created with files already in it (git checkout, `mkdir -p && write`) can fill up before the
+        watcher has a watch on it, so its files get no events of their own: scan it. A removed folder's files
+        likewise vanish without events: forget everything under it.
+        """
+        if path.is_dir():
+            for source in source_files(path):
+                self.update(source)
+        elif path.suffix.lower() in LANGUAGE_BY_EXTENSION:
+            self.update(path)
+        elif not path.exists():
+            gone = path.resolve()
+            with self._lock:
+                for indexed in [p for p in self._by_path if p.is_relative_to(gone)]:
+                    del self._by_path[indexed]
+
     def lookup(self, name: str, exclude: Path | None = None) -> list[Definition]:
         with self._lock:
             groups = list(self._by_path.items())
@@ -150,8 +168,7 @@ class WorkspaceIndex:
                     continue
                 paths = {Path(p) for _, p in changes}
                 for path in paths:
-                    if path.suffix.lower() in LANGUAGE_BY_EXTENSION:
-                        self.update(path)
+                    self.refresh(path)
                 if on_other and paths:
                     on_other(paths)
         except (OSError, RuntimeError) as e:  # the root vanished or inotify ran out of watches: stop quietly

@@ -121,6 +121,21 @@ def test_context_cuts_at_lines_and_adds_snippets(tmp_path: Path):
     assert len(ctx.prefix) + len(ctx.suffix) <= 64 * context.CHARS_PER_TOKEN
 
 
+def test_index_follows_a_folder_created_with_files_and_a_folder_removed(tmp_path):
+    """Files inside a new folder may get no events of their own (written before the watch exists)."""
+    index = WorkspaceIndex(tmp_path)
+    index.build()
+    (tmp_path / "pkg" / "sub").mkdir(parents=True)
+    (tmp_path / "pkg" / "sub" / "gen.py").write_text("def frobnicate(v):\n    return v\n")
+    index.refresh(tmp_path / "pkg")
+    assert [d.name for d in index.lookup("frobnicate")] == ["frobnicate"]
+    (tmp_path / "pkg" / "sub" / "gen.py").unlink()
+    (tmp_path / "pkg" / "sub").rmdir()
+    (tmp_path / "pkg").rmdir()
+    index.refresh(tmp_path / "pkg")
+    assert index.lookup("frobnicate") == []
+
+
 # --- scheduler ----------------------------------------------------------------------------------------------
 def _waiting_job(started: threading.Event):
     def fn(engine, stop):
