@@ -59,6 +59,23 @@ class SpanPredictor:
         self.layout = layout
         self.context = None
 
+    def keep_rows(self, index: torch.Tensor) -> Layout:
+        """Go on with only the rows at `index` (finished rows leave the batch); returns their layout.
+
+        The cached context is sliced, not recomputed, so dropping rows costs no model call; both the ids and the
+        context are trimmed to the longest remaining row.
+        """
+        lay = self.layout
+        lengths = lay.lengths[index]
+        width = int(lengths.max())
+        self.layout = Layout(lay.ids[index, :width].clone(), lengths, lay.starts[index], lay.spans[index])
+        if self.context is not None:
+            valid = self.context_valid[index]
+            keep = int(valid.sum(1).max())
+            self.context = [LayerKV(c.k[index, :, :keep], c.v[index, :, :keep]) for c in self.context]
+            self.context_valid = valid[:, :keep]
+        return self.layout
+
     def _offsets(self, width: int) -> torch.Tensor:
         return torch.arange(width, device=self.layout.ids.device)[None, :]
 
@@ -68,12 +85,17 @@ class SpanPredictor:
         idx = self.layout.starts[:, None] - self.shift + self._offsets(s)
         return idx.clamp(0, self.layout.ids.shape[1] - 1)
 
-    def _full(self, ids: torch.Tensor) -> torch.Tensor:
+    def _full(self, ids: torch.Tensor, wanted: torch.Tensor | None) -> torch.Tensor:
         lay = self.layout
         valid = lay.key_valid
         key_mask = None if bool(valid.all()) else valid
         # The output head runs only where logits are read: most of the sequence is context.
-        out = self.net(ids, key_mask=key_mask, return_kv=self.use_cache, read_index=self._read_index())
+        read = self._read_index()
+        select = None
+        if wanted is not None:  # the positions reading wanted offsets, as a (B, T) mask (row-major order kept)
+            select = torch.zeros_like(ids, dtype=torch.bool)
+            select.scatter_(1, read, wanted[:, : read.shape[1]])
+        out = self.net(ids, key_mask=key_mask, return_kv=self.use_cache, read_index=read, select=select)
         if self.use_cache:
             self._store_context(out.kv)
         return out.logits
@@ -100,19 +122,28 @@ class SpanPredictor:
         self.context_valid = keep.gather(1, order)
         self.calls_since_refresh = 0
 
-    def _span_only(self, ids: torch.Tensor) -> torch.Tensor:
+    def _span_only(self, ids: torch.Tensor, wanted: torch.Tensor | None) -> torch.Tensor:
         idx, valid = self._active_index()
         key_mask = torch.cat([self.context_valid, valid], dim=1)
         if bool(key_mask.all()):
             key_mask = None
-        out = self.net(ids.gather(1, idx), position_ids=idx, context=self.context, key_mask=key_mask)
-        return out.logits[:, : int(self.layout.spans.max())]  # active offset j predicts span offset j
+        select = None
+        if wanted is not None:  # active offset j predicts span offset j
+            select = torch.zeros_like(idx, dtype=torch.bool)
+            select[:, : wanted.shape[1]] = wanted
+        out = self.net(ids.gather(1, idx), position_ids=idx, context=self.context, key_mask=key_mask, select=select)
+        return out.logits if wanted is not None else out.logits[:, : int(self.layout.spans.max())]
 
     @torch.inference_mode()
-    def __call__(self, ids: torch.Tensor) -> torch.Tensor:
+    def __call__(self, ids: torch.Tensor, wanted: torch.Tensor | None = None) -> torch.Tensor:
+        """Logits (B, S, V) for every span offset, or (N, V) for the `wanted` (B, S) offsets in row-major order.
+
+        Asking only for the offsets still masked skips the output head (a quarter of this model's weights) and
+        the softmax over the vocabulary for every committed token.
+        """
         self.nfe += 1
         stale = self.refresh_every and self.calls_since_refresh >= self.refresh_every
         if not self.use_cache or self.context is None or stale:
-            return self._full(ids)
+            return self._full(ids, wanted)
         self.calls_since_refresh += 1
-        return self._span_only(ids)
+        return self._span_only(ids, wanted)

@@ -154,17 +154,21 @@ class Sampler:
 
     def step(self, layout: Layout) -> torch.Tensor:
         """Predict and commit; returns the number of positions still open per row (B,)."""
-        logits = self.predictor(layout.ids).float()  # (B, S, V)
-        logits[..., self.special.mask] = -math.inf  # the model may never "predict" a mask
-        probs = torch.softmax(logits, -1)
-        offsets = torch.arange(logits.shape[1], device=logits.device)[None, :]
+        offsets = torch.arange(int(layout.spans.max()), device=layout.ids.device)[None, :]
         span_pos = (layout.starts[:, None] + offsets).clamp(max=layout.ids.shape[1] - 1)
         in_span = offsets < layout.spans[:, None]
-        is_open = (layout.ids.gather(1, span_pos) == self.special.mask) & in_span
-        tokens, token_p = self._choose_tokens(probs)
-        steps_left = self.cfg.max_steps - self.steps if self.cfg.max_steps else None
-        commit = self._commit_mask(scores(probs, self.cfg.order), is_open, steps_left)
         current = layout.ids.gather(1, span_pos)
+        is_open = (current == self.special.mask) & in_span
+        logits = self.predictor(layout.ids, wanted=is_open).float()  # (N, V): open positions only
+        logits[:, self.special.mask] = -math.inf  # the model may never "predict" a mask
+        probs = torch.softmax(logits, -1)
+        picked, picked_p = self._choose_tokens(probs)
+        tokens, token_p = current.clone(), torch.zeros(current.shape, device=probs.device)
+        tokens[is_open], token_p[is_open] = picked, picked_p
+        score = torch.full(current.shape, -1.0, device=probs.device)
+        score[is_open] = scores(probs, self.cfg.order)
+        steps_left = self.cfg.max_steps - self.steps if self.cfg.max_steps else None
+        commit = self._commit_mask(score, is_open, steps_left)
         if self.cfg.pad_fills_tail:
             commit, tokens = self._fill_after_pad(commit, tokens, current, is_open, in_span)
         layout.ids.scatter_(1, span_pos, torch.where(commit, tokens, current))
@@ -185,31 +189,44 @@ class Sampler:
             r.confidence = [1.0 if t != self.special.mask else 0.0 for t in r.span]
         rounds_left = self.cfg.remask_rounds if self.cfg.remask_below > 0 else 0
         remasked = [0] * len(rows)
-        layout = build_layout(rows, self.special.pad, device)
-        self.predictor.reset(layout)
+        layout, active = self._start(rows, device)
         while True:
             if should_stop and should_stop():
                 raise DenoiseCancelled()
             if any(self.special.mask in r.span for r in rows):
+                layout, active = self._drop_finished(rows, active, layout)
                 self.step(layout)
-                self._sync_rows(rows, layout)
+                self._sync_rows([rows[i] for i in active], layout)
                 if on_step:
                     on_step(StepReport(self.steps, [list(r.span) for r in rows], [r.span.count(self.special.mask) for r in rows]))
                 continue
             if self.cfg.grow and self._grow(rows):
-                layout = build_layout(rows, self.special.pad, device)
-                self.predictor.reset(layout)
+                layout, active = self._start(rows, device)
                 continue
             if rounds_left:
                 rounds_left -= 1
+                layout, active = self._start(rows, device)  # scoring sees every row, finished ones included
                 counts = self._remask_weak(rows, layout)
                 remasked = [a + b for a, b in zip(remasked, counts)]
                 if any(counts):
-                    layout = build_layout(rows, self.special.pad, device)
-                    self.predictor.reset(layout)
+                    layout, active = self._start(rows, device)
                     continue
             break
         return [self._result(r, n) for r, n in zip(rows, remasked)]
+
+    def _start(self, rows: list[Row], device: torch.device) -> tuple[Layout, list[int]]:
+        """A fresh layout of every row (new rows, grown spans, reopened tokens): the cache starts over."""
+        layout = build_layout(rows, self.special.pad, device)
+        self.predictor.reset(layout)
+        return layout, list(range(len(rows)))
+
+    def _drop_finished(self, rows: list[Row], active: list[int], layout: Layout) -> tuple[Layout, list[int]]:
+        """Rows without masks leave the batch, so the slowest row no longer makes every row pay for its steps."""
+        still = [n for n, i in enumerate(active) if self.special.mask in rows[i].span]
+        if len(still) == len(active):
+            return layout, active
+        layout = self.predictor.keep_rows(torch.tensor(still, device=layout.ids.device))
+        return layout, [active[n] for n in still]
 
     def _sync_rows(self, rows: list[Row], layout: Layout) -> None:
         """Copy committed ids (and their probabilities) back from the tensor into the rows."""

@@ -63,3 +63,21 @@ def test_cached_greedy_output_agrees_with_uncached_on_held_out_lines(engine):
         plain = engine.infill(case.request, SamplerConfig(use_cache=False))
         same += cached.text == plain.text
     assert same / len(cases) >= AGREEMENT_BOUND, f"{same}/{len(cases)} identical"
+
+
+def test_finished_rows_leave_the_batch_and_results_match_single_rows(engine):
+    """One token per step: the rows finish after 5, 8 and 24 steps, and each model call runs only unfinished rows."""
+    from model.sampler import Sampler
+
+    cfg = SamplerConfig(schedule="fixed", tokens_per_step=1, grow=False, pad_fills_tail=False)
+    budgets = (8, 24, 5)
+    batch_sizes: list[int] = []
+    hook = engine.net.register_forward_pre_hook(lambda _m, args, _kw: batch_sizes.append(args[0].shape[0]), with_kwargs=True)
+    try:
+        batched = Sampler(engine.net, engine.special, cfg).run([engine.make_row(r, b) for r, b in zip(REQUESTS, budgets)])
+    finally:
+        hook.remove()
+    assert batch_sizes == [3] * 5 + [2] * 3 + [1] * 16
+    for request, budget, result in zip(REQUESTS, budgets, batched):
+        single = Sampler(engine.net, engine.special, cfg).run([engine.make_row(request, budget)])[0]
+        assert result.span == single.span
