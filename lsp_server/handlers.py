@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -217,8 +218,12 @@ async def run_command(ls: InstantEditServer, name: str, args: tuple, extra_key: 
 
 
 # --- completion ----------------------------------------------------------------------------------------------
-async def complete_at(ls: InstantEditServer, uri: str, position: types.Position) -> str:
-    """Inline completion text at a position ('' when disabled or nothing comes); newest per document wins."""
+async def complete_at(ls: InstantEditServer, uri: str, position: types.Position, explicit: bool = False) -> str:
+    """Inline completion text at a position ('' when disabled or nothing comes); newest per document wins.
+
+    `explicit`: the user asked (a key, not typing), so an empty hole is not an answer: the first position may
+    not be pad. Typing-triggered requests may come back empty, which is the quiet answer while typing.
+    """
     if not ls.settings.inline_completion:
         return ""
     doc = ls.document(uri)
@@ -229,8 +234,10 @@ async def complete_at(ls: InstantEditServer, uri: str, position: types.Position)
         raise JsonRpcInvalidParams(f"bad position for {uri}: {e}") from None
     target = Target(doc.text, Span(offset, offset), doc.language, doc.path)
     opts = ls.options()
+    if explicit:
+        opts = replace(opts, sampler=replace(opts.sampler, min_tokens=1))
     request = actions.completion_request(target, opts, spans.is_single_line(doc.text, offset, doc.language))
-    key = (ls.settings, request)
+    key = (ls.settings, request, explicit)
     if (hit := ls.scheduler.cached(key)) is not None:
         ls.scheduler.supersede(f"complete:{uri}")  # the older request is no longer wanted either
         return hit
@@ -244,7 +251,8 @@ async def complete_at(ls: InstantEditServer, uri: str, position: types.Position)
 
 
 async def inline_completion(ls: InstantEditServer, params: types.InlineCompletionParams) -> types.InlineCompletionList:
-    text = await complete_at(ls, params.text_document.uri, params.position)
+    explicit = params.context.trigger_kind == types.InlineCompletionTriggerKind.Invoked
+    text = await complete_at(ls, params.text_document.uri, params.position, explicit)
     if not text:
         return types.InlineCompletionList(items=[])
     at = types.Range(start=params.position, end=params.position)
@@ -253,7 +261,8 @@ async def inline_completion(ls: InstantEditServer, params: types.InlineCompletio
 
 async def completion(ls: InstantEditServer, params: types.CompletionParams) -> types.CompletionList:
     """The fallback for clients without inline completion: one item replacing the word before the cursor."""
-    text = await complete_at(ls, params.text_document.uri, params.position)
+    explicit = params.context is not None and params.context.trigger_kind == types.CompletionTriggerKind.Invoked
+    text = await complete_at(ls, params.text_document.uri, params.position, explicit)
     if not text:
         return types.CompletionList(is_incomplete=True, items=[])
     doc = ls.document(params.text_document.uri)

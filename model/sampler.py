@@ -42,6 +42,9 @@ class SamplerConfig:
     remask_rounds: int = 1
     # Spans are trained right-padded, so a pad means every later position is pad too: commit them at once.
     pad_fills_tail: bool = True
+    # The first n span positions may not be pad: a completion the user asked for explicitly should say something
+    # rather than nothing when the model leans towards leaving the hole empty.
+    min_tokens: int = 0
 
     def __post_init__(self):
         if self.schedule not in SCHEDULES:
@@ -161,6 +164,8 @@ class Sampler:
         is_open = (current == self.special.mask) & in_span
         logits = self.predictor(layout.ids, wanted=is_open).float()  # (N, V): open positions only
         logits[:, self.special.mask] = -math.inf  # the model may never "predict" a mask
+        if self.cfg.min_tokens:
+            logits[offsets.expand_as(is_open)[is_open] < self.cfg.min_tokens, self.special.pad] = -math.inf
         probs = torch.softmax(logits, -1)
         picked, picked_p = self._choose_tokens(probs)
         tokens, token_p = current.clone(), torch.zeros(current.shape, device=probs.device)

@@ -51,6 +51,20 @@ def test_pad_positions_are_dropped_from_text(engine):
     assert "<|pad|>" not in res.text and "<|mask|>" not in res.text
 
 
+def test_min_tokens_keeps_pad_out_of_the_first_positions(engine):
+    """An explicit completion must say something; the shipped model leaves these holes empty by default."""
+    holes = [
+        InfillRequest("def total(items):\n    return ", "", single_line=True),
+        InfillRequest("import os\n\nfor name in os.listdir('.'):\n    ", "\n", single_line=True),
+        REQUEST,
+    ]
+    for min_tokens in (1, 3):
+        cfg = SamplerConfig(min_tokens=min_tokens, grow=False)
+        rows = [engine.make_row(r, 8) for r in holes]
+        for res in Sampler(engine.net, engine.special, cfg).run(rows):
+            assert len(res.span) >= min_tokens and engine.special.pad not in res.span[:min_tokens]
+
+
 def test_fixed_schedule_takes_budget_over_k_steps(engine):
     for k in (1, 4, 16):
         rows, _, _ = rows_for(engine, budget=16)
