@@ -62,6 +62,7 @@ class Row:
     span: list[int]
     confidence: list[float] = field(default_factory=list)  # probability each token had when committed
     grown: int = 0
+    one_line: bool = False  # the text is cut at its first line break, so nothing after one needs denoising
 
 
 @dataclass(frozen=True)
@@ -111,10 +112,15 @@ def build_layout(rows: list[Row], pad: int, device: torch.device) -> Layout:
 class Sampler:
     """Runs the loop for a batch of rows; one instance per request."""
 
-    def __init__(self, net: Denoiser, special: SpecialIds, cfg: SamplerConfig):
+    def __init__(
+        self, net: Denoiser, special: SpecialIds, cfg: SamplerConfig, line_breaks: torch.Tensor | None = None
+    ):
+        """`line_breaks`: a (V,) bool table of tokens whose text holds a line break, for one-line rows."""
         self.net = net
         self.special = special
         self.cfg = cfg
+        self.line_breaks = line_breaks
+        self._one_line: torch.Tensor | None = None  # (B,) per row of the current layout
         self.predictor = SpanPredictor(net, cfg.use_cache, cfg.cache_refresh)
         self.generator = torch.Generator(device="cpu").manual_seed(cfg.seed)
         self.steps = 0
@@ -146,9 +152,18 @@ class Sampler:
         return commit & is_open
 
     def _fill_after_pad(self, commit, tokens, current, is_open, in_span):
-        """Positions after the first pad (committed now or before) become pad in the same step."""
+        """Positions after the first pad (committed now or before) become pad in the same step.
+
+        In a one-line row a token holding a line break ends the text the same way: what follows it is cut from
+        the result, so its positions are closed as pad instead of being denoised for nothing.
+        """
         pad = self.special.pad
-        is_pad = in_span & ((commit & (tokens == pad)) | (current == pad))
+        closes_now, closed = tokens == pad, current == pad
+        if self.line_breaks is not None and self._one_line is not None and bool(self._one_line.any()):
+            breaks = self.line_breaks.to(tokens.device)
+            closes_now = closes_now | (breaks[tokens] & self._one_line[:, None])
+            closed = closed | (breaks[current] & self._one_line[:, None])
+        is_pad = in_span & ((commit & closes_now) | closed)
         width = is_pad.shape[1]
         offsets = torch.arange(width, device=is_pad.device)[None, :]
         first = torch.where(is_pad, offsets, torch.full_like(offsets, width)).min(1, keepdim=True).values
@@ -223,6 +238,7 @@ class Sampler:
         """A fresh layout of every row (new rows, grown spans, reopened tokens): the cache starts over."""
         layout = build_layout(rows, self.special.pad, device)
         self.predictor.reset(layout)
+        self._one_line = torch.tensor([r.one_line for r in rows], dtype=torch.bool, device=device)
         return layout, list(range(len(rows)))
 
     def _drop_finished(self, rows: list[Row], active: list[int], layout: Layout) -> tuple[Layout, list[int]]:
@@ -230,7 +246,9 @@ class Sampler:
         still = [n for n, i in enumerate(active) if self.special.mask in rows[i].span]
         if len(still) == len(active):
             return layout, active
-        layout = self.predictor.keep_rows(torch.tensor(still, device=layout.ids.device))
+        index = torch.tensor(still, device=layout.ids.device)
+        layout = self.predictor.keep_rows(index)
+        self._one_line = self._one_line[index]
         return layout, [active[n] for n in still]
 
     def _sync_rows(self, rows: list[Row], layout: Layout) -> None:

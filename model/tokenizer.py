@@ -49,6 +49,10 @@ class CodeTokenizer:
     def decode(self, ids: Iterable[int]) -> str:
         return self.tok.decode(list(ids), skip_special_tokens=False)
 
+    def token_texts(self) -> list[str]:
+        """Each id's own text (special tokens as empty strings), in id order."""
+        return self.tok.decode_batch([[i] for i in range(self.vocab_size)], skip_special_tokens=True)
+
     @classmethod
     def load(cls, folder: Path, special: SpecialIds | None = None) -> CodeTokenizer:
         tok = Tokenizer.from_file(str(Path(folder) / "tokenizer.json"))

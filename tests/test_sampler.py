@@ -164,6 +164,28 @@ def test_a_pad_closes_every_later_open_position(engine):
     assert commit[1].tolist() == [True, False, False, False, False]  # the pad sits after every open position
 
 
+def test_a_line_break_closes_the_rest_of_a_one_line_row_only(engine):
+    breaks = torch.zeros(engine.net.cfg.vocab_size, dtype=torch.bool)
+    breaks[9] = True
+    sampler = Sampler(engine.net, engine.special, SamplerConfig(), line_breaks=breaks)
+    sampler._one_line = torch.tensor([True, False])
+    mask = engine.special.mask
+    current = torch.full((2, 5), mask)
+    tokens = torch.tensor([[4, 9, 4, 4, 4], [4, 9, 4, 4, 4]])
+    commit = torch.tensor([[False, True, False, False, False]] * 2)
+    is_open = current == mask
+    commit, tokens = sampler._fill_after_pad(commit, tokens, current, is_open, torch.ones_like(is_open))
+    assert commit[0].tolist() == [False, True, True, True, True]
+    assert tokens[0, 2:].tolist() == [engine.special.pad] * 3
+    assert commit[1].tolist() == [False, True, False, False, False]  # a multi-line row goes on past the break
+
+
+def test_engine_marks_line_break_tokens(engine):
+    texts = engine.tok.token_texts()
+    table = engine.line_breaks
+    assert table.any() and all(("\n" in texts[i] or "\r" in texts[i]) == bool(table[i]) for i in range(len(texts)))
+
+
 def test_unknown_schedule_is_an_error():
     with pytest.raises(ValueError, match="unknown schedule"):
         SamplerConfig(schedule="spiral")
