@@ -60,7 +60,7 @@ def make_executor(args: argparse.Namespace):
     import model
     from lsp_server.convert.runner import LocalExecutor
 
-    return LocalExecutor(model.load(args.model, device=args.device, context_tokens=args.context), args.context)
+    return LocalExecutor(model.load(args.model, device=args.device, context_tokens=args.context, dtype=args.dtype), args.context)
 
 
 def run(args: argparse.Namespace) -> int:

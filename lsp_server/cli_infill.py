@@ -71,7 +71,8 @@ def run(args: argparse.Namespace) -> int:
         return 2
     try:
         engine = model.load(
-            args.model, device=args.device, context_tokens=args.context, allow_download=args.allow_download
+            args.model, device=args.device, context_tokens=args.context, allow_download=args.allow_download,
+            dtype=args.dtype,
         )
     except CheckpointError as e:
         print(f"instant-edit: {e}", file=sys.stderr)

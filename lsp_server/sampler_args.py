@@ -12,6 +12,10 @@ def add_model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--allow-download", action="store_true", help="let a hub id download (needs network)")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda[:N] (default: auto)")
     p.add_argument("--context", type=int, default=512, help="context tokens around the span (default: 512)")
+    p.add_argument(
+        "--dtype", choices=("auto", "float32", "bfloat16"), default="auto",
+        help="auto: bf16 on CUDA and on CPUs with hardware bf16 (AMX), else float32",
+    )
 
 
 def add_sampler_args(p: argparse.ArgumentParser) -> None:

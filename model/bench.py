@@ -79,6 +79,7 @@ def run_mode(cfg: BenchConfig, mode: str) -> dict:
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "spans": len(cases),
         "context_tokens": round(statistics.mean(context), 1) if context else 0,
+        "dtype": str(next(engine.net.parameters()).dtype).removeprefix("torch."),
     }
     if mode == "threshold_cache":
         out["cache_step"] = step_costs(engine, cases[0].request)
@@ -131,5 +132,8 @@ def run_engine_bench(cfg: BenchConfig, on_mode=None) -> dict:
         del report[mode]["spans"], report[mode]["context_tokens"]
     report["cache_step"] = cache_step
     report["device"] = cfg.device
+    report["dtype"] = report["baseline"]["dtype"]
+    for mode in MODES:
+        del report[mode]["dtype"]
     report["kind"] = cfg.kind
     return report

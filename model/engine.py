@@ -7,6 +7,7 @@ positions, only strings.
 from __future__ import annotations
 
 import functools
+import os
 
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -246,6 +247,21 @@ def pick_device(device: str) -> str:
     return device
 
 
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}
+
+
+def pick_dtype(device: str, dtype: str = "auto") -> torch.dtype:
+    """`auto` (or $INSTANT_EDIT_DTYPE): bf16 on CUDA and on CPUs that multiply bf16 in hardware, else float32."""
+    if dtype == "auto":
+        dtype = os.environ.get("INSTANT_EDIT_DTYPE", "auto")
+    if dtype == "auto":
+        fast = device.startswith("cuda") or (device == "cpu" and cpu_has_fast_bf16())
+        return torch.bfloat16 if fast else torch.float32
+    if dtype not in DTYPES:
+        raise ValueError(f"unknown dtype {dtype!r}; choose auto, {', '.join(DTYPES)}")
+    return DTYPES[dtype]
+
+
 def cpu_has_fast_bf16() -> bool:
     """Whether this CPU multiplies bf16 in hardware (AMX tiles or AVX-512 BF16): then bf16 matmuls run 4-10x
     faster than float32 here; elsewhere they are emulated and slower."""
@@ -258,8 +274,11 @@ def load(
     device: str = "auto",
     context_tokens: int = 512,
     allow_download: bool | None = None,
+    dtype: str = "auto",
 ) -> Engine:
-    """Load a checkpoint (a folder or a hub id; the embedded default when None) onto CUDA in bf16, else CPU float32.
+    """Load a checkpoint (a folder or a hub id; the embedded default when None) onto CUDA or the CPU.
+
+    `dtype`: see `pick_dtype`; bf16 on CUDA and on CPUs with hardware bf16 (AMX), float32 otherwise.
 
     The family (the project's own, Dream, LLaDA) is detected from config.json; see `model.families`.
     """
@@ -267,8 +286,7 @@ def load(
 
     folder = hub.resolve(path, allow_download) if path else DEFAULT_CHECKPOINT
     device = pick_device(device)
-    dtype = torch.bfloat16 if device.startswith("cuda") else torch.float32
-    family, net = families.load_family_network(folder, device=device, dtype=dtype)
+    family, net = families.load_family_network(folder, device=device, dtype=pick_dtype(device, dtype))
     raw_tok = families.load_tokenizer(folder)
     special = special_ids_from_config(net, folder, raw_tok)
     tok = CodeTokenizer(raw_tok, special)

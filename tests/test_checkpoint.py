@@ -78,3 +78,28 @@ def test_no_pickle_files_in_the_shipped_checkpoint():
     names = {p.name for p in DEFAULT_CHECKPOINT.iterdir()}
     assert "model.safetensors" in names
     assert not any(n.endswith((".bin", ".pt", ".pth", ".pkl")) for n in names)
+
+
+def test_dtype_choice(monkeypatch):
+    import model.engine as eng
+
+    assert eng.pick_dtype("cuda", "auto") == torch.bfloat16
+    assert eng.pick_dtype("cpu", "float32") == torch.float32
+    expected = torch.bfloat16 if eng.cpu_has_fast_bf16() else torch.float32
+    assert eng.pick_dtype("cpu", "auto") == expected
+    monkeypatch.setenv("INSTANT_EDIT_DTYPE", "float32")
+    assert eng.pick_dtype("cpu", "auto") == torch.float32
+    with pytest.raises(ValueError, match="unknown dtype"):
+        eng.pick_dtype("cpu", "float8")
+
+
+def test_bf16_engine_infills_like_float32_on_most_lines(engine):
+    """bf16 changes rounding, not the model: greedy lines mostly agree with float32."""
+    import model
+    from model.heldout import held_out_files, make_cases
+
+    fast = model.load(dtype="bfloat16")
+    assert next(fast.net.parameters()).dtype == torch.bfloat16
+    cases = make_cases(held_out_files(), "line", 20, seed=1, tok=engine.tok)
+    same = sum(fast.infill(c.request).text == engine.infill(c.request).text for c in cases)
+    assert same >= 14, f"{same}/20 lines agree"
