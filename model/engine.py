@@ -190,12 +190,29 @@ class Engine:
         **kw,
     ) -> InfillResult:
         """Score the existing span, reopen its tokens the model finds unlikely, and denoise only those."""
+        return self.repair_batch([request], sampler, bound, **kw)[0]
+
+    def repair_batch(
+        self,
+        requests: list[InfillRequest],
+        sampler: SamplerConfig | None = None,
+        bound: float = 0.05,
+        on_draft: Callable[[list[Draft]], None] | None = None,
+        should_stop: Callable[[], bool] | None = None,
+        context_tokens: int | None = None,
+    ) -> list[InfillResult]:
+        """`repair` for several spans in one batch; an empty span has nothing to score, so it is infilled."""
+        if any(not r.span for r in requests):
+            if len(requests) > 1:
+                return [self.repair(r, sampler, bound, context_tokens=context_tokens) for r in requests]
+            return self.infill_batch(requests, sampler, on_draft, should_stop, context_tokens)
         cfg = replace(sampler or SamplerConfig(), remask_below=bound, remask_rounds=1, grow=False)
-        row = self.make_row(request, 0, kw.pop("context_tokens", None))
-        row.span = self.tok.encode(request.span)
-        if not row.span:
-            return self.infill(request, sampler, **kw)
-        return self._run([row], cfg, kw.get("on_draft"), kw.get("should_stop"))[0]
+        rows = []
+        for r in requests:
+            row = self.make_row(r, 0, context_tokens)
+            row.span = self.tok.encode(r.span)
+            rows.append(row)
+        return self._run(rows, cfg, on_draft, should_stop)
 
     def rewrite(
         self,

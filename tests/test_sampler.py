@@ -189,3 +189,16 @@ def test_engine_marks_line_break_tokens(engine):
 def test_unknown_schedule_is_an_error():
     with pytest.raises(ValueError, match="unknown schedule"):
         SamplerConfig(schedule="spiral")
+
+
+def test_repair_batch_matches_one_repair_at_a_time(engine):
+    requests = [
+        InfillRequest("def add(a, b):\n    ", "\n", "retrun a + b"),
+        InfillRequest("import os\n\n\ndef main():\n    ", "\n", "prnt(os.getcwd())"),
+        InfillRequest("x = [1, 2, 3]\n", "\n", "for item in x:\n    print(itme)"),
+    ]
+    cfg = SamplerConfig(use_cache=False)
+    single = [engine.repair(r, cfg, bound=0.2) for r in requests]
+    batched = engine.repair_batch(requests, cfg, bound=0.2)
+    assert [r.text for r in batched] == [r.text for r in single]
+    assert [r.remasked for r in batched] == [r.remasked for r in single]

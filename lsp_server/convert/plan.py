@@ -56,7 +56,7 @@ class Job:
 
 @dataclass(frozen=True)
 class Batch:
-    """Jobs run in one engine call: several infill rows, or a single repair."""
+    """Jobs run in one engine call: several infill rows, or several repair rows (never mixed)."""
 
     jobs: tuple[Job, ...]
 
@@ -105,22 +105,23 @@ def jobs_for_unit(file: int, index: int, text: str, unit: Unit, mode: Mode, lang
 
 
 def pack(jobs: list[Job], measure: Callable[[InfillRequest], int], batch_size: int, batch_tokens: int) -> list[Batch]:
-    """Infill jobs sorted by span budget and cut into batches (padding stays small); each repair runs alone."""
+    """Jobs sorted by span budget and cut into batches (padding stays small); infills and repairs apart."""
     sized = sorted(
         (Job(j.file, j.unit, j.hole, j.request, j.repair, measure(j.request)) for j in jobs),
         key=lambda j: (j.repair, j.size, j.file, j.unit, j.hole),
     )
     batches: list[Batch] = []
     current: list[Job] = []
-    for job in (j for j in sized if not j.repair):
+    for job in sized:
         # Sorted ascending, so the newest job has the widest span: the batch costs its size per row.
-        if current and (len(current) >= batch_size or job.size * (len(current) + 1) > batch_tokens):
+        full = len(current) >= batch_size or job.size * (len(current) + 1) > batch_tokens
+        if current and (full or job.repair != current[0].repair):
             batches.append(Batch(tuple(current)))
             current = []
         current.append(job)
     if current:
         batches.append(Batch(tuple(current)))
-    return batches + [Batch((j,)) for j in sized if j.repair]
+    return batches
 
 
 def token_counter(model_path: str | None) -> Callable[[str], int]:

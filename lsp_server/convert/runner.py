@@ -50,9 +50,9 @@ class Executor(Protocol):
 
 
 def run_batch(engine, requests: list[InfillRequest], repair: bool, sampler: SamplerConfig, context: int):
-    """One engine call: a batch of infills, or a single repair (the engine repairs one span at a time)."""
+    """One engine call: a batch of infills or a batch of repairs."""
     if repair:
-        return [engine.repair(requests[0], sampler, context_tokens=context)]
+        return engine.repair_batch(requests, sampler, context_tokens=context)
     return engine.infill_batch(requests, sampler, context_tokens=context)
 
 

@@ -95,9 +95,11 @@ def test_fill_makes_one_request_per_placeholder():
 def test_pack_sorts_by_size_and_respects_both_limits():
     jobs = [plan.Job(0, i, 0, InfillRequest("", "", "x" * n), False) for i, n in enumerate([50, 3, 20, 7, 90, 5])]
     jobs.append(plan.Job(1, 0, 0, InfillRequest("", "", "y"), True))
+    jobs.append(plan.Job(1, 1, 0, InfillRequest("", "", "zz"), True))
     batches = plan.pack(jobs, lambda r: len(r.span), batch_size=3, batch_tokens=100)
     sizes = [[j.size for j in b.jobs] for b in batches]
-    assert sizes == [[3, 5, 7], [20, 50], [90], [1]]  # [20, 50, 90] would cost 3 rows x 90 > 100 tokens
+    assert sizes == [[3, 5, 7], [20, 50], [90], [1, 2]]  # [20, 50, 90] would cost 3 rows x 90 > 100 tokens
+    assert all(len({j.repair for j in b.jobs}) == 1 for b in batches)  # repairs and infills never share a batch
     assert batches[-1].repair and not batches[0].repair
     seen = sorted((j.file, j.unit) for b in batches for j in b.jobs)
     assert seen == sorted((j.file, j.unit) for j in jobs)
