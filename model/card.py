@@ -84,12 +84,13 @@ def write_card(folder: Path) -> Path:
         f"Tokens seen: {state.get('tokens_seen', 0):,} in {state.get('step', 0):,} steps "
         f"({state.get('elapsed_s', 0) / 60:.1f} min of training).",
         "",
-        "| run | hardware | wall time (min) | tokens | final loss |",
-        "|---|---|---|---|---|",
+        "| run | hardware | precision | wall time (min) | tokens | final loss | note |",
+        "|---|---|---|---|---|---|---|",
     ]
     for i, run in enumerate(runs, 1):
         text.append(
-            f"| {i} | {run['hardware']} | {run['wall_s'] / 60:.1f} | {run['tokens']:,} | {run['final_loss']:.3f} |"
+            f"| {i} | {run['hardware']} | {run.get('precision', 'float32')} | {run['wall_s'] / 60:.1f} | "
+            f"{run['tokens']:,} | {run['final_loss']:.3f} | {run.get('note', '')} |"
         )
     text += ["", "## Corpus", *_corpus_lines(_read_json(folder / "corpus_summary.json"))]
     text += [

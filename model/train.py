@@ -290,6 +290,7 @@ def train(cfg: TrainConfig, on_log=None) -> TrainState:
         cfg.out,
         {
             "hardware": hardware(),
+            "precision": "bf16 autocast" if device == "cuda" or on_cpu_bf16 else "float32",
             "wall_s": round(time.time() - run_start, 1),
             "tokens": state.tokens_seen - tokens_at_start,
             "final_loss": state.losses[-1] if state.losses else float("nan"),
