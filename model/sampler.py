@@ -45,6 +45,9 @@ class SamplerConfig:
     # The first n span positions may not be pad: a completion the user asked for explicitly should say something
     # rather than nothing when the model leans towards leaving the hole empty.
     min_tokens: int = 0
+    # An ending closes at once: open positions just before the first pad (or the span's end) whose own pad
+    # probability is at least this become pad in the same step; 0 turns it off.
+    pad_run_above: float = 0.0
 
     def __post_init__(self):
         if self.schedule not in SCHEDULES:
@@ -170,6 +173,24 @@ class Sampler:
         after = (offsets > first) & is_open
         return commit | after, torch.where(after, torch.full_like(tokens, pad), tokens)
 
+    def _close_pad_run(self, commit, tokens, token_p, is_open, in_span, pad_p):
+        """Close the run of likely-pad positions that ends at the first pad (or at the span's end).
+
+        Spans are right-padded, so these positions can only be pad if the one after them is. Committed by
+        confidence they would close one per step, right to left; this commits the run in one step, stopping at
+        the first position the model does not read as pad.
+        """
+        pad = self.special.pad
+        width = commit.shape[1]
+        offsets = torch.arange(width, device=commit.device)[None, :]
+        ends = (commit & (tokens == pad)) | (~is_open & (tokens == pad)) | ~in_span
+        first = torch.where(ends, offsets, torch.full_like(offsets, width)).min(1, keepdim=True).values
+        likely = is_open & ~commit & (pad_p >= self.cfg.pad_run_above)
+        before = offsets < first
+        last_blocker = torch.where(before & ~likely, offsets, torch.full_like(offsets, -1)).max(1, keepdim=True).values
+        run = before & (offsets > last_blocker) & likely
+        return commit | run, torch.where(run, torch.full_like(tokens, pad), tokens), torch.where(run, pad_p, token_p)
+
     def step(self, layout: Layout) -> torch.Tensor:
         """Predict and commit; returns the number of positions still open per row (B,)."""
         offsets = torch.arange(int(layout.spans.max()), device=layout.ids.device)[None, :]
@@ -191,6 +212,10 @@ class Sampler:
         commit = self._commit_mask(score, is_open, steps_left)
         if self.cfg.pad_fills_tail:
             commit, tokens = self._fill_after_pad(commit, tokens, current, is_open, in_span)
+        if self.cfg.pad_run_above > 0:
+            pad_p = torch.zeros(current.shape, device=probs.device)
+            pad_p[is_open] = probs[:, self.special.pad]
+            commit, tokens, token_p = self._close_pad_run(commit, tokens, token_p, is_open, in_span, pad_p)
         layout.ids.scatter_(1, span_pos, torch.where(commit, tokens, current))
         self._last_p = torch.where(commit, token_p, torch.zeros_like(token_p))
         self.steps += 1

@@ -186,6 +186,32 @@ def test_engine_marks_line_break_tokens(engine):
     assert table.any() and all(("\n" in texts[i] or "\r" in texts[i]) == bool(table[i]) for i in range(len(texts)))
 
 
+def test_a_pad_run_closes_back_to_the_first_position_not_read_as_pad(engine):
+    sampler = Sampler(engine.net, engine.special, SamplerConfig(pad_run_above=0.5))
+    pad = engine.special.pad
+    tokens = torch.tensor([[4, 4, 4, 4, pad, pad], [4, 4, 4, 4, 0, 0], [4, 4, 4, 4, pad, 4]])
+    commit = torch.tensor([[False, False, False, False, True, True], [False] * 6, [False, False, False, False, True, False]])
+    is_open = torch.tensor([[True] * 6, [True] * 4 + [False] * 2, [True] * 6])
+    in_span = torch.tensor([[True] * 6, [True] * 4 + [False] * 2, [True] * 6])
+    pad_p = torch.tensor([[0.1, 0.6, 0.2, 0.6, 0.9, 0.9], [0.1, 0.2, 0.9, 0.8, 0, 0], [0.1, 0.1, 0.1, 0.4, 0.9, 0.1]])
+    token_p = torch.zeros(3, 6)
+    commit, tokens, token_p = sampler._close_pad_run(commit, tokens, token_p, is_open, in_span, pad_p)
+    assert commit[0].tolist() == [False, False, False, True, True, True]  # position 2 is not read as pad: stop
+    assert commit[1].tolist() == [False, False, True, True, False, False]  # the span's end closes like a pad
+    assert commit[2].tolist() == [False, False, False, False, True, False]  # 0.4 < 0.5: nothing more
+    assert tokens[0, 3] == pad and tokens[1, 2] == pad and token_p[1, 2] == pytest.approx(0.9)
+
+
+def test_pad_runs_end_short_spans_in_fewer_steps(engine):
+    """Holes the model reads as (nearly) empty finish in fewer model calls."""
+    from model.heldout import held_out_files, make_cases
+
+    cases = make_cases(held_out_files(), "line", 12, seed=2, tok=engine.tok)
+    plain = [engine.infill(c.request, SamplerConfig()) for c in cases]
+    runs = [engine.infill(c.request, SamplerConfig(pad_run_above=0.5)) for c in cases]
+    assert sum(r.nfe for r in runs) < sum(r.nfe for r in plain)
+
+
 def test_unknown_schedule_is_an_error():
     with pytest.raises(ValueError, match="unknown schedule"):
         SamplerConfig(schedule="spiral")
