@@ -18,7 +18,7 @@ import torch
 from model.sampler import SamplerConfig
 
 MODES = {
-    "baseline": SamplerConfig(schedule="fixed", tokens_per_step=1, use_cache=False, grow=False),
+    "baseline": SamplerConfig(schedule="fixed", tokens_per_step=1, use_cache=False, grow=False, pad_run_above=0.0),
     "threshold": SamplerConfig(schedule="threshold", use_cache=False, grow=False),
     "threshold_cache": SamplerConfig(schedule="threshold", use_cache=True, grow=False),
 }

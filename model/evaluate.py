@@ -12,7 +12,7 @@ from model.sampler import SamplerConfig
 from model.syntax import parser_for
 
 SAMPLERS = {
-    "greedy_one_per_step": SamplerConfig(schedule="fixed", tokens_per_step=1, use_cache=False),
+    "greedy_one_per_step": SamplerConfig(schedule="fixed", tokens_per_step=1, use_cache=False, pad_run_above=0.0),
     "fast": SamplerConfig(schedule="threshold", threshold=0.9, use_cache=True),
 }
 MAX_TRUTH_TOKENS = {"line": 24, "lines": 128, "random": 64}
