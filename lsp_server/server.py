@@ -136,7 +136,7 @@ class InstantEditServer(LanguageServer):
 
     def options(self) -> Options:
         s = self.settings
-        sampler = actions.SamplerConfig(threshold=s.threshold, max_steps=s.max_steps)
+        sampler = actions.SamplerConfig(threshold=s.threshold, max_steps=s.max_steps, pad_run_above=s.pad_run_above)
         return Options(sampler=sampler, context_tokens=s.context_tokens, index=self.index)
 
     # --- documents and positions -------------------------------------------------------------------------

@@ -21,6 +21,7 @@ class Settings:
     device: str = "auto"
     threshold: float = 0.9
     max_steps: int = 0
+    pad_run_above: float = 0.5  # see SamplerConfig.pad_run_above; 0 turns it off
     context_tokens: int = 512
     inline_completion: bool = True
 
@@ -70,7 +71,7 @@ def overrides(raw: Any, snake: bool = False) -> tuple[dict[str, Any], list[str]]
         elif not _valid(name, value):
             problems.append(f"setting {key!r} has an invalid value {value!r}")
         else:
-            good[name] = float(value) if name == "threshold" else value
+            good[name] = float(value) if name in ("threshold", "pad_run_above") else value
     return good, problems
 
 

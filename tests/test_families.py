@@ -48,12 +48,12 @@ def llada_dir(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def dream(dream_dir):
-    return model.load(dream_dir, device="cpu")
+    return model.load(dream_dir, device="cpu", dtype="float32")
 
 
 @pytest.fixture(scope="module")
 def llada(llada_dir):
-    return model.load(llada_dir, device="cpu")
+    return model.load(llada_dir, device="cpu", dtype="float32")
 
 
 def random_ids(vocab: int, seed: int = 0) -> torch.Tensor:

@@ -60,7 +60,8 @@ async def test_burst_of_50_answers_only_the_newest(session):
 
 
 async def test_cancel_request_stops_denoising_and_server_goes_on(session, sample):
-    await session.start(options={"threshold": 1.0})  # one token per step: a long run to cancel
+    # One token per step and no closing of pad runs: a long run to cancel.
+    await session.start(options={"threshold": 1.0, "padRunAbove": 0})
     uri = session.open("a.py", sample)
     rng = session.range_of(uri, 0, len(sample))
     args = [
