@@ -89,6 +89,29 @@ class Session:
         )
         return uri
 
+    def insert_at_line(self, uri: str, line: int, text: str, version: int) -> None:
+        """Type `text` at the start of `line` as an incremental change, here and in the server's copy."""
+        at = positions.offset_at(positions.Lines.of(self.texts[uri]), line, 0, self.encoding)
+        self.texts[uri] = self.texts[uri][:at] + text + self.texts[uri][at:]
+        start = types.Position(line=line, character=0)
+        self.client.text_document_did_change(
+            types.DidChangeTextDocumentParams(
+                text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=version),
+                content_changes=[
+                    types.TextDocumentContentChangePartial(range=types.Range(start=start, end=start), text=text)
+                ],
+            )
+        )
+
+    async def code_actions(self, uri: str, rng: types.Range) -> list[types.CodeAction]:
+        return await self.client.text_document_code_action_async(
+            types.CodeActionParams(
+                text_document=types.TextDocumentIdentifier(uri=uri),
+                range=rng,
+                context=types.CodeActionContext(diagnostics=[]),
+            )
+        )
+
     def range_of(self, uri: str, start: int, end: int) -> types.Range:
         lines = positions.Lines.of(self.texts[uri])
         (a, b), (c, d) = (positions.position_at(lines, o, self.encoding) for o in (start, end))

@@ -37,13 +37,7 @@ async def test_actions_listed_then_resolved_with_a_versioned_edit(session, sampl
     uri = session.open("a.py", sample)
     hole = sample.index("<mask>")
     rng = session.range_of(uri, sample.index("def total"), len(sample) - 1)
-    listed = await session.client.text_document_code_action_async(
-        types.CodeActionParams(
-            text_document=types.TextDocumentIdentifier(uri=uri),
-            range=rng,
-            context=types.CodeActionContext(diagnostics=[]),
-        )
-    )
+    listed = await session.code_actions(uri, rng)
     assert {a.title for a in listed} == TITLES
     assert all(a.kind == types.CodeActionKind.RefactorRewrite and a.edit is None and a.command is None for a in listed)
     fill = next(a for a in listed if a.title == "Fill placeholders")
@@ -61,13 +55,7 @@ async def test_without_resolve_support_actions_carry_commands(session, sample):
     await session.start(resolve=False)
     uri = session.open("a.py", sample)
     rng = session.range_of(uri, 0, sample.index("\n\n"))
-    listed = await session.client.text_document_code_action_async(
-        types.CodeActionParams(
-            text_document=types.TextDocumentIdentifier(uri=uri),
-            range=rng,
-            context=types.CodeActionContext(diagnostics=[]),
-        )
-    )
+    listed = await session.code_actions(uri, rng)
     assert {a.title for a in listed} == TITLES
     for action in listed:
         assert action.command.command.startswith("instantEdit.")
@@ -124,26 +112,8 @@ async def test_stale_version_is_refused(session, sample):
     await session.start(resolve=True)
     uri = session.open("a.py", sample)
     rng = session.range_of(uri, sample.index("def total"), len(sample) - 1)
-    listed = await session.client.text_document_code_action_async(
-        types.CodeActionParams(
-            text_document=types.TextDocumentIdentifier(uri=uri),
-            range=rng,
-            context=types.CodeActionContext(diagnostics=[]),
-        )
-    )
-    session.client.text_document_did_change(
-        types.DidChangeTextDocumentParams(
-            text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=2),
-            content_changes=[
-                types.TextDocumentContentChangePartial(
-                    range=types.Range(
-                        start=types.Position(line=0, character=0), end=types.Position(line=0, character=0)
-                    ),
-                    text="# edited\n",
-                )
-            ],
-        )
-    )
+    listed = await session.code_actions(uri, rng)
+    session.insert_at_line(uri, 0, "# edited\n", version=2)
     with pytest.raises(JsonRpcException, match="version 2") as resolve_error:
         await session.client.code_action_resolve_async(listed[0])
     with pytest.raises(JsonRpcException, match="version 2") as command_error:

@@ -16,20 +16,7 @@ async def test_negotiation_and_edit_columns_after_emoji(session, offered, expect
     assert result.capabilities.position_encoding == expected
     uri = session.open("emoji.py", "x = 1\n")
     # Type the emoji line in with an incremental change: the server must place it right in its own copy.
-    session.texts[uri] = "x = 1\n" + LINE
-    session.client.text_document_did_change(
-        types.DidChangeTextDocumentParams(
-            text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=2),
-            content_changes=[
-                types.TextDocumentContentChangePartial(
-                    range=types.Range(
-                        start=types.Position(line=1, character=0), end=types.Position(line=1, character=0)
-                    ),
-                    text=LINE,
-                )
-            ],
-        )
-    )
+    session.insert_at_line(uri, 1, LINE, version=2)
     rng = types.Range(start=types.Position(line=1, character=0), end=types.Position(line=1, character=999))
     arg = {"uri": uri, "range": {"start": {"line": 1, "character": 0}, "end": {"line": 1, "character": 999}}}
     reply = await session.client.workspace_execute_command_async(

@@ -50,13 +50,7 @@ async def test_ranges_outside_the_document_are_errors(session, sample):
     uri = session.open("a.py", sample)
     far = types.Range(start=types.Position(line=500, character=0), end=types.Position(line=501, character=0))
     with pytest.raises(JsonRpcInvalidParams, match="outside"):
-        await session.client.text_document_code_action_async(
-            types.CodeActionParams(
-                text_document=types.TextDocumentIdentifier(uri=uri),
-                range=far,
-                context=types.CodeActionContext(diagnostics=[]),
-            )
-        )
+        await session.code_actions(uri, far)
     with pytest.raises(JsonRpcInvalidParams, match="outside"):
         await session.client.workspace_execute_command_async(
             types.ExecuteCommandParams(
