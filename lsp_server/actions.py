@@ -217,6 +217,11 @@ def completion_request(target: Target, opts: Options, single_line: bool) -> Infi
     return request_for(target, opts, single_line=single_line)
 
 
+def explicit(opts: Options) -> Options:
+    """Options for a completion the user asked for (a key, not typing): an empty hole is not an answer."""
+    return replace(opts, sampler=replace(opts.sampler, min_tokens=1))
+
+
 def complete(engine, request: InfillRequest, opts: Options, hooks: Hooks = Hooks()) -> str:
     """Inline completion: the text to insert (one line when the request is single-line)."""
     text = engine.infill(request, opts.sampler, **_kw(hooks, opts)).text

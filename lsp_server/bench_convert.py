@@ -74,7 +74,7 @@ def run_convert_bench(args: argparse.Namespace) -> dict:
     return {
         "bench": "convert",
         "device": engine.device,
-        "dtype": str(next(engine.net.parameters()).dtype).removeprefix("torch."),
+        "dtype": engine.precision,
         "model": engine.name,
         "units": len(jobs),
         "batch_size": BATCH_SIZE,

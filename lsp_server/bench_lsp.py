@@ -41,8 +41,7 @@ def direct_runner(text: str, offsets: list[int], model_path, device: str):
     import model
 
     engine = model.load(model_path, device=device)
-    # The served requests are explicitly invoked, which asks the sampler for at least one token: same here.
-    opts = actions.Options(sampler=model.SamplerConfig(min_tokens=1))
+    opts = actions.explicit(actions.Options())  # the served requests are explicitly invoked too
     requests = [
         actions.completion_request(
             actions.Target(text, Span(o, o), "python"), opts, spans.is_single_line(text, o, "python")

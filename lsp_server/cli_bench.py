@@ -7,6 +7,8 @@ import json
 import os
 import sys
 
+from lsp_server.sampler_args import add_dtype_arg
+
 
 def run(args: argparse.Namespace) -> int:
     # Every mode loads its model through model.load, some in child processes or a server: the environment
@@ -44,8 +46,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     which.add_argument("--gpu", action="store_true", help="7B-shaped random checkpoint on CUDA")
     p.add_argument("--model", default=None, help="checkpoint folder (default: the embedded model)")
     p.add_argument("--device", default="cpu")
-    p.add_argument("--dtype", choices=("auto", "float32", "bfloat16"), default="auto",
-                   help="auto: bf16 on CUDA and on CPUs with hardware bf16 (AMX), else float32")
+    add_dtype_arg(p)
     p.add_argument("--spans", type=int, default=100, help="held-out spans to run (--convert: units)")
     p.add_argument("--requests", type=int, default=30, help="--lsp: completion requests to time")
     p.add_argument("--warmup", type=int, default=3, help="--lsp: untimed requests first")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -235,7 +234,7 @@ async def complete_at(ls: InstantEditServer, uri: str, position: types.Position,
     target = Target(doc.text, Span(offset, offset), doc.language, doc.path)
     opts = ls.options()
     if explicit:
-        opts = replace(opts, sampler=replace(opts.sampler, min_tokens=1))
+        opts = actions.explicit(opts)
     request = actions.completion_request(target, opts, spans.is_single_line(doc.text, offset, doc.language))
     key = (ls.settings, request, explicit)
     if (hit := ls.scheduler.cached(key)) is not None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from model.engine import DTYPES
 from model.sampler import ORDERS, SCHEDULES, SamplerConfig
 
 
@@ -12,8 +13,12 @@ def add_model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--allow-download", action="store_true", help="let a hub id download (needs network)")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda[:N] (default: auto)")
     p.add_argument("--context", type=int, default=512, help="context tokens around the span (default: 512)")
+    add_dtype_arg(p)
+
+
+def add_dtype_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument(
-        "--dtype", choices=("auto", "float32", "bfloat16"), default="auto",
+        "--dtype", choices=("auto", *DTYPES), default="auto",
         help="auto: bf16 on CUDA and on CPUs with hardware bf16 (AMX), else float32",
     )
 

@@ -42,8 +42,12 @@ def snake_to_camel(name: str) -> str:
     return head + "".join(w.title() for w in rest)
 
 
+def _kind(name: str) -> str:
+    return {f.name: f.type for f in fields(Settings)}[name]
+
+
 def _valid(name: str, value: Any) -> bool:
-    kind = {f.name: f.type for f in fields(Settings)}[name]
+    kind = _kind(name)
     if name == "model":
         return value is None or isinstance(value, str)
     if kind == "float":
@@ -71,7 +75,7 @@ def overrides(raw: Any, snake: bool = False) -> tuple[dict[str, Any], list[str]]
         elif not _valid(name, value):
             problems.append(f"setting {key!r} has an invalid value {value!r}")
         else:
-            good[name] = float(value) if name in ("threshold", "pad_run_above") else value
+            good[name] = float(value) if _kind(name) == "float" else value  # an int given for a float
     return good, problems
 
 

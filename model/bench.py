@@ -79,7 +79,7 @@ def run_mode(cfg: BenchConfig, mode: str) -> dict:
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "spans": len(cases),
         "context_tokens": round(statistics.mean(context), 1) if context else 0,
-        "dtype": str(next(engine.net.parameters()).dtype).removeprefix("torch."),
+        "dtype": engine.precision,
     }
     if mode == "threshold_cache":
         out["cache_step"] = step_costs(engine, cases[0].request)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import functools
 import os
-
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -78,6 +77,11 @@ class Engine:
         table = torch.zeros(self.net.cfg.vocab_size, dtype=torch.bool)
         table[: len(texts)] = torch.tensor(["\n" in t or "\r" in t for t in texts], dtype=torch.bool)
         return table
+
+    @property
+    def precision(self) -> str:
+        """The weights' dtype as a word ("bfloat16", "float32"), for reports."""
+        return str(next(self.net.parameters()).dtype).removeprefix("torch.")
 
     @property
     def supports_chat(self) -> bool:
@@ -204,7 +208,10 @@ class Engine:
         """`repair` for several spans in one batch; an empty span has nothing to score, so it is infilled."""
         if any(not r.span for r in requests):
             if len(requests) > 1:
-                return [self.repair(r, sampler, bound, context_tokens=context_tokens) for r in requests]
+                return [
+                    self.repair(r, sampler, bound, should_stop=should_stop, context_tokens=context_tokens)
+                    for r in requests
+                ]
             return self.infill_batch(requests, sampler, on_draft, should_stop, context_tokens)
         cfg = replace(sampler or SamplerConfig(), remask_below=bound, remask_rounds=1, grow=False)
         rows = []

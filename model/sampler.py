@@ -101,6 +101,11 @@ def scores(probs: torch.Tensor, order: str) -> torch.Tensor:
     return torch.exp(-entropy)
 
 
+def first_offset(mask: torch.Tensor, offsets: torch.Tensor) -> torch.Tensor:
+    """(B, 1): the first offset where `mask` (B, S) holds, or S where it never does."""
+    return torch.where(mask, offsets, torch.full_like(offsets, mask.shape[1])).min(1, keepdim=True).values
+
+
 def build_layout(rows: list[Row], pad: int, device: torch.device) -> Layout:
     seqs = [r.prefix + r.span + r.suffix for r in rows]
     width = max(len(s) for s in seqs)
@@ -169,10 +174,8 @@ class Sampler:
             closes_now = closes_now | (breaks[tokens] & self._one_line[:, None])
             closed = closed | (breaks[current] & self._one_line[:, None])
         is_pad = in_span & ((commit & closes_now) | closed)
-        width = is_pad.shape[1]
-        offsets = torch.arange(width, device=is_pad.device)[None, :]
-        first = torch.where(is_pad, offsets, torch.full_like(offsets, width)).min(1, keepdim=True).values
-        after = (offsets > first) & is_open
+        offsets = torch.arange(is_pad.shape[1], device=is_pad.device)[None, :]
+        after = (offsets > first_offset(is_pad, offsets)) & is_open
         return commit | after, torch.where(after, torch.full_like(tokens, pad), tokens)
 
     def _close_pad_run(self, commit, tokens, token_p, is_open, in_span, pad_p):
@@ -183,12 +186,10 @@ class Sampler:
         the first position the model does not read as pad.
         """
         pad = self.special.pad
-        width = commit.shape[1]
-        offsets = torch.arange(width, device=commit.device)[None, :]
+        offsets = torch.arange(commit.shape[1], device=commit.device)[None, :]
         ends = (commit & (tokens == pad)) | (~is_open & (tokens == pad)) | ~in_span
-        first = torch.where(ends, offsets, torch.full_like(offsets, width)).min(1, keepdim=True).values
         likely = is_open & ~commit & (pad_p >= self.cfg.pad_run_above)
-        before = offsets < first
+        before = offsets < first_offset(ends, offsets)
         last_blocker = torch.where(before & ~likely, offsets, torch.full_like(offsets, -1)).max(1, keepdim=True).values
         run = before & (offsets > last_blocker) & likely
         return commit | run, torch.where(run, torch.full_like(tokens, pad), tokens), torch.where(run, pad_p, token_p)
