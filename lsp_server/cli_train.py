@@ -56,12 +56,12 @@ def run_train(args: argparse.Namespace) -> int:
 def run_eval(args: argparse.Namespace) -> int:
     import model
     from model.card import write_card
-    from model.evaluate import SAMPLERS, EvalConfig, evaluate
+    from model.evaluate import EvalConfig, evaluate
 
     engine = model.load(args.model, device=args.device)
-    cfg = EvalConfig(kinds=tuple(args.kinds), cases_per_kind=args.cases, seed=args.seed)
+    cfg = EvalConfig(kinds=tuple(args.kinds), cases_per_kind=args.cases, seed=args.seed, samplers=tuple(args.samplers))
     console = Console(stderr=True)
-    total = len(cfg.kinds) * len(SAMPLERS) * cfg.cases_per_kind
+    total = len(cfg.kinds) * len(cfg.samplers) * cfg.cases_per_kind
     with Progress(TextColumn("[bold]eval"), BarColumn(), TextColumn("{task.description}"), console=console) as prog:
         task = prog.add_task("", total=total)
         report = evaluate(engine, cfg, lambda kind, name, i: prog.update(task, advance=1, description=f"{kind} {name}"))
@@ -80,6 +80,8 @@ def run_eval(args: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    from model.evaluate import DEFAULT_SAMPLERS, SAMPLERS
+
     p = sub.add_parser("train", help="build the corpus and tokenizer from local sources and train a model")
     p.add_argument("--out", default="runs/embedded", help="checkpoint folder (resumed if it holds a run)")
     p.add_argument("--roots", nargs="*", default=[], help="source folders (default: this machine's own)")
@@ -102,6 +104,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     e.add_argument("--device", default="auto")
     e.add_argument("--kinds", nargs="+", default=["line", "lines", "random"])
     e.add_argument("--cases", type=int, default=100, help="holes per span kind")
+    e.add_argument("--samplers", nargs="+", default=list(DEFAULT_SAMPLERS), choices=list(SAMPLERS))
     e.add_argument("--seed", type=int, default=0)
     e.add_argument("--write-card", action="store_true", help="save eval.json and refresh MODEL_CARD.md")
     e.set_defaults(func=run_eval)

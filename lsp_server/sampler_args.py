@@ -34,6 +34,11 @@ def add_sampler_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-cache", action="store_true", help="run the whole sequence every step")
     p.add_argument("--cache-refresh", type=int, default=0, help="full pass every k cached steps (0: never)")
     p.add_argument("--remask", type=float, default=0.0, help="self-correction: reopen tokens under this probability")
+    p.add_argument(
+        "--semi-ar", type=int, default=0, metavar="N",
+        help="semi-autoregressive: commit only among the first N open positions (0: anywhere)",
+    )
+    p.add_argument("--pad-at-frontier", action="store_true", help="decide the span's length left to right")
 
 
 def sampler_from_args(args: argparse.Namespace) -> SamplerConfig:
@@ -48,4 +53,6 @@ def sampler_from_args(args: argparse.Namespace) -> SamplerConfig:
         use_cache=not args.no_cache,
         cache_refresh=args.cache_refresh,
         remask_below=args.remask,
+        window=args.semi_ar,
+        pad_at_frontier=args.pad_at_frontier,
     )

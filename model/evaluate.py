@@ -4,17 +4,23 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from model.engine import Engine
 from model.heldout import HeldOutCase, held_out_files, make_cases
 from model.sampler import SamplerConfig
 from model.syntax import parser_for
 
+GREEDY = SamplerConfig(schedule="fixed", tokens_per_step=1, use_cache=False, pad_run_above=0.0)
+FAST = SamplerConfig(schedule="threshold", threshold=0.9, use_cache=True)
 SAMPLERS = {
-    "greedy_one_per_step": SamplerConfig(schedule="fixed", tokens_per_step=1, use_cache=False, pad_run_above=0.0),
-    "fast": SamplerConfig(schedule="threshold", threshold=0.9, use_cache=True),
+    "greedy_one_per_step": GREEDY,
+    "fast": FAST,
+    # The length decided left to right (see SamplerConfig.pad_at_frontier); not in the default report.
+    "greedy_frontier": replace(GREEDY, pad_at_frontier=True),
+    "fast_frontier_window4": replace(FAST, pad_at_frontier=True, pad_run_above=0.0, window=4),
 }
+DEFAULT_SAMPLERS = ("greedy_one_per_step", "fast")
 MAX_TRUTH_TOKENS = {"line": 24, "lines": 128, "random": 64}
 
 
@@ -22,6 +28,7 @@ MAX_TRUTH_TOKENS = {"line": 24, "lines": 128, "random": 64}
 class EvalConfig:
     kinds: tuple[str, ...] = ("line", "lines", "random")
     cases_per_kind: int = 100
+    samplers: tuple[str, ...] = DEFAULT_SAMPLERS  # names in SAMPLERS
     seed: int = 0
 
 
@@ -67,7 +74,8 @@ def evaluate(engine: Engine, cfg: EvalConfig, on_progress: Callable[[str, str, i
     for kind in cfg.kinds:
         cases = make_cases(files, kind, cfg.cases_per_kind, cfg.seed, MAX_TRUTH_TOKENS.get(kind, 128), engine.tok)
         report[kind] = {}
-        for name, sampler in SAMPLERS.items():
+        for name in cfg.samplers:
+            sampler = SAMPLERS[name]
             rows = []
             for i, case in enumerate(cases):
                 rows.append(score_case(engine, case, sampler))

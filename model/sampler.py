@@ -50,6 +50,12 @@ class SamplerConfig:
     # 0.5 (pad more likely than everything else together) halved model calls on held-out lines with the same
     # exact match (`instant-edit bench`, CHANGELOG).
     pad_run_above: float = 0.5
+    # Length is decided left to right: pad may be committed only at the first open position, and only when no
+    # real token is committed after it. Committed by confidence anywhere, pads win every early step (the far end
+    # of a loose budget is surely pad), then cascade leftwards until a weak model has closed the whole span.
+    pad_at_frontier: bool = False
+    # Semi-autoregressive window: only the first `window` open positions may be committed (0: the whole span).
+    window: int = 0
 
     def __post_init__(self):
         if self.schedule not in SCHEDULES:
@@ -194,6 +200,24 @@ class Sampler:
         run = before & (offsets > last_blocker) & likely
         return commit | run, torch.where(run, torch.full_like(tokens, pad), tokens), torch.where(run, pad_p, token_p)
 
+    def _pad_forbidden(self, current, is_open, in_span, offsets) -> torch.Tensor:
+        """(B, S): the first open position may not be pad when a real token is already committed after it."""
+        frontier = first_offset(is_open, offsets)
+        real = in_span & ~is_open & (current != self.special.pad)
+        last_real = torch.where(real, offsets, torch.full_like(offsets, -1)).max(1, keepdim=True).values
+        return (offsets == frontier) & (last_real > frontier)
+
+    def _eligible(self, is_open, tokens, current, in_span, offsets) -> torch.Tensor:
+        """Open positions that may be committed this step (see `pad_at_frontier` and `window`)."""
+        eligible = is_open
+        frontier = first_offset(is_open, offsets)
+        if self.cfg.pad_at_frontier:
+            eligible = eligible & ~((tokens == self.special.pad) & (offsets > frontier))
+        if self.cfg.window:
+            rank = is_open.long().cumsum(1)  # 1 = first open position
+            eligible = eligible & (rank <= self.cfg.window)
+        return eligible
+
     def step(self, layout: Layout) -> torch.Tensor:
         """Predict and commit; returns the number of positions still open per row (B,)."""
         offsets = torch.arange(int(layout.spans.max()), device=layout.ids.device)[None, :]
@@ -203,6 +227,8 @@ class Sampler:
         is_open = (current == self.special.mask) & in_span
         logits = self.predictor(layout.ids, wanted=is_open).float()  # (N, V): open positions only
         logits[:, self.special.mask] = -math.inf  # the model may never "predict" a mask
+        if self.cfg.pad_at_frontier:
+            logits[self._pad_forbidden(current, is_open, in_span, offsets)[is_open], self.special.pad] = -math.inf
         if self.cfg.min_tokens:
             logits[offsets.expand_as(is_open)[is_open] < self.cfg.min_tokens, self.special.pad] = -math.inf
         probs = torch.softmax(logits, -1)
@@ -212,7 +238,8 @@ class Sampler:
         score = torch.full(current.shape, -1.0, device=probs.device)
         score[is_open] = scores(probs, self.cfg.order)
         steps_left = self.cfg.max_steps - self.steps if self.cfg.max_steps else None
-        commit = self._commit_mask(score, is_open, steps_left)
+        eligible = self._eligible(is_open, tokens, current, in_span, offsets)
+        commit = self._commit_mask(score, eligible, steps_left)
         if self.cfg.pad_fills_tail:
             commit, tokens = self._fill_after_pad(commit, tokens, current, is_open, in_span)
         if self.cfg.pad_fills_tail and self.cfg.pad_run_above > 0:  # both follow from right-padded spans

@@ -55,7 +55,11 @@ class TrainConfig:
     lr: float = 2e-3
     warmup_steps: int = 100
     weight_decay: float = 0.05
-    infill_share: float = 0.6
+    infill_share: float = 0.6  # share of steps that train span infill (the rest: plain masked windows)
+    # Window lengths an infill step draws from. Only the hole's positions carry loss, so a 512-token row spends
+    # most of its compute on context: shorter rows give several times the infill examples for the same compute
+    # (the 512-token choice keeps long context and long holes in the mix).
+    infill_seq_lens: tuple[int, ...] = (128, 256, 512)
     time_budget_s: float = 3600.0
     token_budget: int = 0  # 0: no token limit
     save_every_s: float = 300.0
@@ -94,26 +98,32 @@ class FileSampler:
         return self.rng.choices(self.by_lang[lang], self.sizes[lang])[0]
 
 
-def window_for(cfg: TrainConfig, tokens_seen: int) -> tuple[int, int]:
-    """(sequence length, batch size) at this point of the curriculum."""
-    for limit, seq_len in cfg.curriculum:
-        if tokens_seen < limit and seq_len < cfg.seq_len:
-            return seq_len, cfg.batch_size * cfg.seq_len // seq_len
-    return cfg.seq_len, cfg.batch_size
+def window_for(cfg: TrainConfig, tokens_seen: int, longest: int | None = None) -> tuple[int, int]:
+    """(sequence length, batch size) at this point of the curriculum, at most `longest` long."""
+    seq_len = cfg.seq_len
+    for limit, length in cfg.curriculum:
+        if tokens_seen < limit and length < cfg.seq_len:
+            seq_len = length
+            break
+    seq_len = min(seq_len, longest or seq_len)
+    return seq_len, cfg.batch_size * cfg.seq_len // seq_len  # tokens per step stay the same
 
 
 def make_batch(
     tok: CodeTokenizer, sampler: FileSampler, cfg: TrainConfig, rng: random.Random, tokens_seen: int = 0
 ) -> dict[str, torch.Tensor]:
-    """ids (B, T) with masks applied, targets, per-token loss weights, key mask."""
-    sp = tok.special
-    seq_len, batch_size = window_for(cfg, tokens_seen)
-    t_max = next((t for limit, t in cfg.mask_curriculum if tokens_seen < limit), 1.0)
-    elbo = tokens_seen >= cfg.elbo_weighting_from
+    """ids (B, T) with masks applied, targets, per-token loss weights, key mask.
+
+    A step trains either span infill (rows of a length drawn from `infill_seq_lens`) or plain masked windows,
+    so rows of one batch have about the same length and little compute goes to padding.
+    """
+    infill = rng.random() < cfg.infill_share
+    longest = rng.choice(cfg.infill_seq_lens) if infill else None
+    seq_len, batch_size = window_for(cfg, tokens_seen, longest)
     rows: list[tuple[list[int], int, int]] = []  # ids, region start, region length
     while len(rows) < batch_size:
         f = sampler.draw()
-        if rng.random() < cfg.infill_share:
+        if infill:
             made = examples.infill_example(tok, f.text, f.language, seq_len, rng)
             if made and made[0].budget > 0:
                 rows.append((made[0].ids, made[0].span_start, made[0].budget))
@@ -121,8 +131,15 @@ def make_batch(
             ids = examples.window_example(tok, f.text, seq_len, rng)
             if len(ids) >= 16:
                 rows.append((ids, 0, len(ids)))
+    return mask_rows(rows, tok.special.pad, tok.special.mask, cfg, rng, tokens_seen)
+
+
+def mask_rows(rows, pad: int, mask: int, cfg: TrainConfig, rng: random.Random, tokens_seen: int):
+    """Pad rows into a batch and mask a random share t of each row's region, weighted 1/t (MDLM/LLaDA)."""
+    t_max = next((t for limit, t in cfg.mask_curriculum if tokens_seen < limit), 1.0)
+    elbo = tokens_seen >= cfg.elbo_weighting_from
     width = max(len(r[0]) for r in rows)
-    ids = torch.full((len(rows), width), sp.pad, dtype=torch.long)
+    ids = torch.full((len(rows), width), pad, dtype=torch.long)
     key_mask = torch.zeros((len(rows), width), dtype=torch.bool)
     masked = torch.zeros((len(rows), width), dtype=torch.bool)
     weight = torch.zeros((len(rows), width))
@@ -136,7 +153,7 @@ def make_batch(
         masked[i, start : start + length] = region
         weight[i, start : start + length] = 1.0 / (t * length) if elbo else 1.0
     targets = ids[masked]
-    ids = ids.masked_fill(masked, sp.mask)
+    ids = ids.masked_fill(masked, mask)
     if not elbo:  # a plain mean over masked tokens, scaled so the loss reads the same per row
         weight = weight / masked.sum() * len(rows)
     return {"ids": ids, "key_mask": key_mask, "masked": masked, "targets": targets, "weights": weight[masked]}

@@ -77,3 +77,13 @@ def test_bench_prints_one_json_object_last(tmp_path):
         assert set(report[mode]) >= {"p50_ms", "p95_ms", "tokens_per_s", "nfe_per_token", "exact_match", "peak_rss_mb"}
     assert report["spans"] == 3 and report["context_tokens"] > 0
     assert report["baseline"]["nfe_per_token"] >= report["threshold"]["nfe_per_token"] or report["baseline"]["tokens_per_s"] == 0
+
+
+def test_eval_reports_every_metric_for_the_chosen_samplers():
+    proc = cli("eval", "--kinds", "line", "--cases", "3", "--samplers", "fast", "greedy_frontier")
+    report = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert set(report["line"]) == {"fast", "greedy_frontier"}
+    for metrics in report["line"].values():
+        assert metrics["cases"] == 3
+        assert 0 <= metrics["exact_match"] <= 1 and 0 <= metrics["parse_rate"] <= 1
+        assert metrics["nfe_per_token"] > 0

@@ -228,3 +228,44 @@ def test_repair_batch_matches_one_repair_at_a_time(engine):
     batched = engine.repair_batch(requests, cfg, bound=0.2)
     assert [r.text for r in batched] == [r.text for r in single]
     assert [r.remasked for r in batched] == [r.remasked for r in single]
+
+
+def steps_of(engine, cfg, budget=24):
+    """Span ids after every step of one denoising run of REQUEST."""
+    seen = []
+    row = engine.make_row(REQUEST, budget)
+    Sampler(engine.net, engine.special, cfg).run([row], on_step=lambda r: seen.append(r.spans[0]))
+    return seen
+
+
+def test_pad_at_the_frontier_keeps_every_step_right_padded(engine):
+    pad, mask = engine.special.pad, engine.special.mask
+    cfg = SamplerConfig(schedule="fixed", tokens_per_step=2, use_cache=False, pad_run_above=0.0, pad_at_frontier=True)
+    seen = steps_of(engine, cfg)
+    assert seen[-1].count(mask) == 0
+    for span in seen:
+        first_pad = span.index(pad) if pad in span else len(span)
+        assert mask not in span[:first_pad + 1] or first_pad == len(span)  # a pad only after committed tokens
+        assert set(span[first_pad:]) <= {pad}  # and nothing real after it
+
+
+def test_the_frontier_may_not_be_pad_before_a_committed_token(engine):
+    sampler = Sampler(engine.net, engine.special, SamplerConfig(pad_at_frontier=True))
+    pad, mask = engine.special.pad, engine.special.mask
+    current = torch.tensor([[5, mask, 7, mask], [5, mask, mask, pad]])
+    is_open = current == mask
+    offsets = torch.arange(4)[None, :]
+    forbidden = sampler._pad_forbidden(current, is_open, torch.ones_like(is_open), offsets)
+    assert forbidden.tolist() == [[False, True, False, False], [False, False, False, False]]
+
+
+def test_a_window_commits_only_among_the_first_open_positions(engine):
+    pad, mask = engine.special.pad, engine.special.mask
+    cfg = SamplerConfig(schedule="fixed", tokens_per_step=8, use_cache=False, grow=False, pad_run_above=0.0, window=3)
+    before = [mask] * 24
+    for span in steps_of(engine, cfg):
+        open_before = [j for j, t in enumerate(before) if t == mask]
+        new_real = [j for j, t in enumerate(span) if before[j] == mask and t not in (mask, pad)]
+        assert set(new_real) <= set(open_before[:3])
+        before = span
+    assert mask not in before and any(t not in (mask, pad) for t in before)
