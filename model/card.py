@@ -76,7 +76,9 @@ def write_card(folder: Path) -> Path:
         "Masked diffusion (MDLM/LLaDA bound: per-example mask ratio t ~ U(0.05, 1), cross-entropy on masked "
         "tokens weighted 1/t) mixed 40/60 with span infill in the server's shape: a hole cut in real code (a "
         "line, a line's tail, several lines, a tree-sitter statement/block, or a random span), a span budget "
-        "longer than the truth, the rest of the budget filled with pad. Two curricula: windows of 64, then 128, "
+        "longer than the truth, the rest of the budget filled with pad. Since run 4 a step is either all infill "
+        "(rows of 128, 256 or 512 tokens) or all windows; before, rows of both kinds shared 512-token batches. "
+        "Two curricula: windows of 64, then 128, "
         "then 512 tokens, and a highest mask ratio of 0.25, then 0.5, then 1 (with most of a short window "
         "masked, a small model stays at the unigram loss).",
         "",
