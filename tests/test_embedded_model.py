@@ -32,7 +32,7 @@ def hits(engine, sampler) -> int:
     return sum(fill(engine, code, sampler) in accepted for code, accepted in CASES)
 
 
-# Chance is 0. The shipped model (49M tokens of CPU training) fills none of these yet: measured 0/12 with both
+# Chance is 0. The shipped model (99.5M tokens of CPU training) fills none of these yet: measured 0/12 with both
 # samplers on 2026-11-27 (`python3 -m pytest tests/test_embedded_model.py -rxX`); it answers `pass` or `return`.
 # The expectation stays, marked as a known failure, so a better checkpoint shows up here as XPASS; the model issue
 # stays open until then.

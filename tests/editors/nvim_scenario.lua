@@ -62,7 +62,11 @@ end
 
 local function inline()
   local ie_inline = require("instant_edit.inline")
-  local row = tonumber(env.IE_INLINE_LINE)
+  local row
+  for i, l in ipairs(lines()) do
+    if l == env.IE_INLINE_TEXT then row = i end  -- the last line with that text: earlier edits may move it
+  end
+  if not row then error("no line reads " .. vim.inspect(env.IE_INLINE_TEXT)) end
   local text = vim.api.nvim_buf_get_lines(0, row - 1, row, true)[1]
   vim.api.nvim_win_set_cursor(0, { row, #text })  -- normal mode stops on the last character: ask at the end
 

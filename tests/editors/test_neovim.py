@@ -8,7 +8,7 @@ import subprocess
 import pytest
 from editor_harness import (
     EDITORS,
-    INLINE_LINE,
+    INLINE_TEXT,
     INSTRUCTION,
     REPAIR_LINES,
     REWRITE_LINES,
@@ -69,7 +69,7 @@ def test_neovim_repair_rewrite_action_and_inline(project, tmp_path):
         "IE_INSTRUCTION": INSTRUCTION,
         "IE_REPAIR_RANGE": "{},{}".format(*REPAIR_LINES),
         "IE_REWRITE_RANGE": "{},{}".format(*REWRITE_LINES),
-        "IE_INLINE_LINE": str(INLINE_LINE),
+        "IE_INLINE_TEXT": INLINE_TEXT,
         "XDG_STATE_HOME": str(tmp_path / "state"),
     }
     cmd = [nvim, "--headless", "-u", "NONE", "-i", "NONE", "-n", "-c", f"luafile {SCENARIO}"]

@@ -17,7 +17,7 @@ from editor_harness import (
     ARTIFACTS,
     EDITORS,
     EDITORS_DIR,
-    INLINE_LINE,
+    INLINE_TEXT,
     INSTRUCTION,
     REWRITE_LINES,
     check_server,
@@ -121,7 +121,7 @@ def test_vscode_code_action_rewrite_and_inline(project, tmp_path):
         "IE_STEP_MS": "40000",
         "IE_INSTRUCTION": INSTRUCTION,
         "IE_REWRITE_RANGE": "{},{}".format(*REWRITE_LINES),
-        "IE_INLINE_LINE": str(INLINE_LINE),
+        "IE_INLINE_TEXT": INLINE_TEXT,
         "IE_CHROMIUM": chromium,
         "NODE_PATH": str(EDITORS_DIR / "node_modules"),
     }

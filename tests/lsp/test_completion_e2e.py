@@ -65,10 +65,12 @@ async def test_burst_of_50_answers_only_the_newest(session):
 
 
 async def test_cancel_request_stops_denoising_and_server_goes_on(session, sample):
-    # One token per step and no closing of pad runs: a long run to cancel.
+    # One token per step, no closing of pad runs, and a long span (its budget is the cap, 256 positions): a run
+    # of hundreds of steps, however soon the model decides the span ends (pads then close one per step).
     await session.start(options={"threshold": 1.0, "padRunAbove": 0})
-    uri = session.open("a.py", sample)
-    rng = session.range_of(uri, 0, len(sample))
+    text = "".join(sample.replace("def ", f"def v{i}_") for i in range(6))
+    uri = session.open("a.py", text)
+    rng = session.range_of(uri, 0, len(text))
     args = [
         {
             "uri": uri,

@@ -55,7 +55,11 @@ async function command(doc, editor, out, name, id, first, last, arg) {
 }
 
 async function inline(doc, editor, out) {
-  const line = Number(env.IE_INLINE_LINE) - 1;
+  // The last line with the sample's text: earlier edits may have moved it.
+  const line = doc.getText().split(/\r?\n/).lastIndexOf(env.IE_INLINE_TEXT);
+  if (line < 0) {
+    throw new Error(`no line reads ${JSON.stringify(env.IE_INLINE_TEXT)}`);
+  }
   const end = doc.lineAt(line).range.end;
   editor.selection = new vscode.Selection(end, end);
   const before = doc.getText();
