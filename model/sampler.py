@@ -207,12 +207,11 @@ class Sampler:
         last_real = torch.where(real, offsets, torch.full_like(offsets, -1)).max(1, keepdim=True).values
         return (offsets == frontier) & (last_real > frontier)
 
-    def _eligible(self, is_open, tokens, current, in_span, offsets) -> torch.Tensor:
+    def _eligible(self, is_open, tokens, offsets) -> torch.Tensor:
         """Open positions that may be committed this step (see `pad_at_frontier` and `window`)."""
         eligible = is_open
-        frontier = first_offset(is_open, offsets)
         if self.cfg.pad_at_frontier:
-            eligible = eligible & ~((tokens == self.special.pad) & (offsets > frontier))
+            eligible = eligible & ~((tokens == self.special.pad) & (offsets > first_offset(is_open, offsets)))
         if self.cfg.window:
             rank = is_open.long().cumsum(1)  # 1 = first open position
             eligible = eligible & (rank <= self.cfg.window)
@@ -238,7 +237,7 @@ class Sampler:
         score = torch.full(current.shape, -1.0, device=probs.device)
         score[is_open] = scores(probs, self.cfg.order)
         steps_left = self.cfg.max_steps - self.steps if self.cfg.max_steps else None
-        eligible = self._eligible(is_open, tokens, current, in_span, offsets)
+        eligible = self._eligible(is_open, tokens, offsets)
         commit = self._commit_mask(score, eligible, steps_left)
         if self.cfg.pad_fills_tail:
             commit, tokens = self._fill_after_pad(commit, tokens, current, is_open, in_span)

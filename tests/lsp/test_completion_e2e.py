@@ -65,8 +65,8 @@ async def test_burst_of_50_answers_only_the_newest(session):
 
 
 async def test_cancel_request_stops_denoising_and_server_goes_on(session, sample):
-    # One token per step, no closing of pad runs, and a long span (its budget is the cap, 256 positions): a run
-    # of hundreds of steps, however soon the model decides the span ends (pads then close one per step).
+    # One token per step, no closing of pad runs, and a long span (its budget is the cap, 256 positions): pads
+    # close one per step from the far end, so even a span the model ends early takes hundreds of steps.
     await session.start(options={"threshold": 1.0, "padRunAbove": 0})
     text = "".join(sample.replace("def ", f"def v{i}_") for i in range(6))
     uri = session.open("a.py", text)
