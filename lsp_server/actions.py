@@ -13,7 +13,7 @@ from pathlib import Path
 
 from lsp_server import context, spans
 from lsp_server.edits import Replacement, diff_span
-from lsp_server.languages import line_comment
+from lsp_server.languages import detect_language, line_comment
 from lsp_server.spans import Span
 from lsp_server.workspace_index import WorkspaceIndex
 from model.engine import InfillRequest
@@ -22,6 +22,30 @@ from model.sampler import SamplerConfig
 DraftSink = Callable[[int, str], None]  # (step, the span's current text with open positions shown)
 StopFlag = Callable[[], bool]
 GUARD_ROUNDS = 3
+# Defaults of the gates (settings regenerateFloor, completionFloor, repairMargin), chosen from `instant-edit eval
+# --gates` on held-out files with the embedded model (README, "Guard and floors"; CHANGELOG).
+REGENERATE_FLOOR = 0.8
+COMPLETION_FLOOR = 0.5
+REPAIR_MARGIN = 8.0
+GUARD_MARGIN = 0.0  # inside a region that does not parse, reopen every token that is not the model's first choice
+APPLY_ANYWAY = "Apply anyway (does not parse)"
+
+
+@dataclass(frozen=True)
+class Gates:
+    """What the model must clear before its text is offered.
+
+    regenerate_floor / completion_floor: the least `confidence` (the lowest probability any kept token had when
+    it was committed) for Regenerate and for typing-triggered completions; under it nothing is offered. 0 turns a
+    floor off. Explicitly invoked completions answer whatever their confidence and show it.
+    repair_margin: Repair reopens a token only when its log-probability, scored with itself masked, lies at least
+    this many nats below the best alternative's.
+    """
+
+    regenerate_floor: float = REGENERATE_FLOOR
+    completion_floor: float = COMPLETION_FLOOR
+    repair_margin: float = REPAIR_MARGIN
+    guard_rounds: int = GUARD_ROUNDS  # re-denoising rounds for text that adds parse errors (0: refuse at once)
 
 
 @dataclass(frozen=True)
@@ -43,15 +67,29 @@ class Options:
     sampler: SamplerConfig = field(default_factory=SamplerConfig)
     context_tokens: int = 512
     index: WorkspaceIndex | None = None
+    gates: Gates = field(default_factory=Gates)
 
 
 @dataclass(frozen=True)
 class Outcome:
-    new_text: str  # the span's new text
-    replacements: tuple[Replacement, ...]  # minimal edits, offsets in the original document
+    new_text: str  # the span's new text (the old text when the edit is refused)
+    replacements: tuple[Replacement, ...]  # minimal edits, offsets in the original document; () when refused
     message: str
-    flagged: bool = False  # the syntax guard could not make the file parse again
+    flagged: bool = False  # the model's text would add a syntax error (it is then refused, not applied)
     steps: int = 0
+    refused: str = ""  # why nothing is applied although the model answered: "syntax" or "confidence"
+    withheld: tuple[Replacement, ...] = ()  # the refused edit, for an explicit "Apply anyway"
+    confidence: float | None = None  # the lowest commit probability of the model's kept tokens
+
+
+@dataclass(frozen=True)
+class Completion:
+    """An inline completion: the text to insert ('' for none), its confidence, and why it was withheld."""
+
+    text: str
+    confidence: float | None = None
+    refused: str = ""  # "syntax", "confidence" or "" (answered, or the model proposed nothing)
+    message: str = ""
 
 
 @dataclass(frozen=True)
@@ -78,52 +116,112 @@ def _kw(hooks: Hooks, opts: Options, draft_of: Callable[[list], str] | None = No
 
 
 # --- the syntax guard ---------------------------------------------------------------------------------------
+def added_errors(target: Target, new: str) -> list[Span] | None:
+    """Parse-error regions that putting `new` in the target's span adds to the file (None: no grammar)."""
+    start, old_end = target.span.start, target.span.end
+    doc = target.text[:start] + new + target.text[old_end:]
+    return spans.added_errors(target.text, doc, start, old_end, start + len(new), target.language)
+
+
 def guard(engine, target: Target, opts: Options, new: str, hooks: Hooks) -> tuple[str, bool, int]:
-    """(text, flagged, rounds): when the file parsed before and not after, re-denoise the error region."""
-    if spans.parses_cleanly(target.text, target.language) is not True:
-        return new, False, 0
+    """(text, flagged, rounds): while `new` adds parse errors to the file, re-denoise the broken lines.
+
+    Errors are compared region by region with the file before the edit, so a file that is mid-edit elsewhere is
+    guarded too. `flagged`: the last round still adds errors, so the text must not be applied.
+    """
     start = target.span.start
-    for round_ in range(GUARD_ROUNDS):
-        doc = target.text[:start] + new + target.text[target.span.end :]
-        end = start + len(new)
-        if spans.parses_cleanly(doc, target.language):
+    rounds = opts.gates.guard_rounds
+    for round_ in range(rounds):
+        added = added_errors(target, new)
+        if not added:  # None (no grammar) or []: nothing to fix
             return new, False, round_
-        errors = [s for s in spans.error_spans(doc, target.language, Span(start, end)) if s.start < end + 1]
-        if not errors:
-            break  # the breakage is outside the span: nothing the span can fix
-        region = spans.line_span(doc, Span(max(start, errors[0].start), min(end, errors[-1].end)))
+        end = start + len(new)
+        inside = [e for e in added if e.start <= end and e.end >= start]
+        doc = target.text[:start] + new + target.text[target.span.end :]
+        if inside:
+            lo, hi = max(start, inside[0].start), min(end, max(e.end for e in inside))
+        else:  # the breakage shows after the span (an unclosed bracket or string): it comes from the span
+            lo, hi = start, end
+        region = spans.line_span(doc, Span(lo, max(lo, hi)))
         region = Span(max(start, region.start), min(end, region.end))
         fix = replace(target, text=doc, span=region)
         request = request_for(fix, opts, region.text(doc))
         kw = _kw(Hooks(None, hooks.should_stop), opts)
-        result = (
-            engine.repair(request, opts.sampler, **kw)
-            if round_ < GUARD_ROUNDS - 1
-            else engine.infill(request, opts.sampler, **kw)
-        )
+        if round_ < rounds - 1 and region.start < region.end:
+            result = engine.repair(request, opts.sampler, margin=GUARD_MARGIN, **kw)
+        else:
+            result = engine.infill(request, opts.sampler, **kw)
         new = new[: region.start - start] + result.text + new[region.end - start :]
-    doc = target.text[:start] + new + target.text[target.span.end :]
-    return new, spans.parses_cleanly(doc, target.language) is False, GUARD_ROUNDS
+    return new, bool(added_errors(target, new)), rounds
+
+
+def translation_breaks(target: Target, new: str, language: str) -> bool:
+    """A translation of a selection that parses on its own must parse on its own in the new language too."""
+    if spans.parses_cleanly(target.old, target.language) is not True:
+        return False
+    return spans.parses_cleanly(new, language) is False
+
+
+def _line_of(text: str, offset: int) -> int:
+    return text.count("\n", 0, offset) + 1
 
 
 def finish(
-    engine, target: Target, opts: Options, new: str, hooks: Hooks, label: str, steps: int, note: str = ""
+    engine,
+    target: Target,
+    opts: Options,
+    new: str,
+    hooks: Hooks,
+    label: str,
+    steps: int,
+    note: str = "",
+    confidence: float | None = None,
+    floor: float = 0.0,
+    parse_as: str | None = None,
 ) -> Outcome:
-    """Guard the syntax, diff against the old span, and say what happened."""
+    """Gate the text (confidence floor, then the syntax guard), diff it against the old span, say what happened.
+
+    A refused edit comes back with no replacements (nothing is applied) and the edit in `withheld`. `parse_as`:
+    a translation, checked on its own in the language it was translated to (the file's grammar cannot judge it).
+    """
     old = target.old
+    shown = f" (confidence {confidence:.2f})" if confidence is not None else ""
     if old.strip() and not new.strip():
         msg = f"{label}: the model produced no text for the selection, so nothing was changed"
-        return Outcome(old, (), _join(msg, note), False, steps)
-    new, flagged, rounds = guard(engine, target, opts, new, hooks)
+        return Outcome(old, (), _join(msg, note), False, steps, confidence=confidence)
+    if confidence is not None and floor > 0 and confidence < floor and new != old:
+        reps = tuple(diff_span(old, new, target.span.start))
+        msg = (
+            f"{label}: nothing offered: the model rates its own text unlikely (confidence {confidence:.2f}, under "
+            f"the floor {floor:.2f})"
+        )
+        broken = bool(added_errors(target, new))  # not guarded (that costs model calls), but labelled
+        if broken:
+            msg += "; it would not parse either"
+        return Outcome(old, (), _join(msg, note), broken, steps, "confidence", reps, confidence)
+    if parse_as is not None:
+        new, flagged, rounds = new, translation_breaks(target, new, parse_as), 0
+    else:
+        new, flagged, rounds = guard(engine, target, opts, new, hooks)
     reps = tuple(diff_span(old, new, target.span.start))
     if not reps:
-        return Outcome(old, (), _join(f"{label}: the model kept the selection as it was", note), False, steps)
-    msg = f"{label}: {len(reps)} edit{'s' if len(reps) != 1 else ''} in {steps} steps"
-    if rounds:
-        msg += f"; syntax guard ran {rounds} repair round{'s' if rounds != 1 else ''}"
+        msg = f"{label}: the model kept the selection as it was{shown}"
+        return Outcome(old, (), _join(msg, note), False, steps, confidence=confidence)
+    if flagged and parse_as:
+        msg = f"{label}: not applied: the translation does not parse as {parse_as}{shown}"
+        return Outcome(old, (), _join(msg, note), True, steps, "syntax", reps, confidence)
     if flagged:
-        msg += "; WARNING: the file no longer parses, check the result"
-    return Outcome(new, reps, _join(msg, note), flagged, steps)
+        doc = target.text[: target.span.start] + new + target.text[target.span.end :]
+        where = added_errors(target, new) or [Span(target.span.start, target.span.start)]
+        msg = (
+            f"{label}: not applied: the model's text would add a syntax error at line {_line_of(doc, where[0].start)}"
+            f" and {rounds} re-denoising round{'s' if rounds != 1 else ''} could not fix it{shown}"
+        )
+        return Outcome(old, (), _join(msg, note), True, steps, "syntax", reps, confidence)
+    msg = f"{label}: {len(reps)} edit{'s' if len(reps) != 1 else ''} in {steps} steps{shown}"
+    if rounds:
+        msg += f"; the syntax guard re-denoised {rounds} time{'s' if rounds != 1 else ''}"
+    return Outcome(new, reps, _join(msg, note), False, steps, confidence=confidence)
 
 
 def _join(message: str, note: str) -> str:
@@ -135,13 +233,26 @@ def regenerate(engine, target: Target, opts: Options, hooks: Hooks = Hooks()) ->
     """Mask the whole span and denoise it with the file as context."""
     request = request_for(target, opts, target.old, single_line="\n" not in target.old)
     result = engine.infill(request, opts.sampler, **_kw(hooks, opts))
-    return finish(engine, target, opts, result.text, hooks, "Regenerate", result.steps)
+    floor = opts.gates.regenerate_floor
+    return finish(
+        engine, target, opts, result.text, hooks, "Regenerate", result.steps, "", result.min_confidence, floor
+    )
 
 
 def repair(engine, target: Target, opts: Options, hooks: Hooks = Hooks()) -> Outcome:
-    """Keep the span, reopen only the tokens the model finds unlikely, and denoise those."""
+    """Keep the span; reopen only tokens the model is confident are wrong (`Gates.repair_margin`), denoise those."""
+    margin = opts.gates.repair_margin
+    if not target.old.strip():
+        return Outcome(target.old, (), "Repair: the selection is empty: nothing to repair")
     request = request_for(target, opts, target.old)
-    result = engine.repair(request, opts.sampler, **_kw(hooks, opts))
+    result = engine.repair(request, opts.sampler, margin=margin, **_kw(hooks, opts))
+    if result.remasked == 0 or result.text == target.old:
+        why = (
+            f"no token is {margin:g} nats less likely than the model's best alternative"
+            if result.remasked == 0
+            else "the model put the reopened tokens back as they were"
+        )
+        return Outcome(target.old, (), f"Repair: nothing to repair ({why})", steps=result.steps)
     note = f"{result.remasked} token{'s' if result.remasked != 1 else ''} reopened"
     return finish(engine, target, opts, result.text, hooks, "Repair", result.steps, note)
 
@@ -165,7 +276,8 @@ def fill(engine, target: Target, opts: Options, hooks: Hooks = Hooks()) -> Outco
     results = engine.infill_batch(requests, opts.sampler, **_kw(hooks, opts, lambda ds: compose([d.text for d in ds])))
     new = compose([r.text for r in results])
     label = f"Fill placeholders ({len(holes)} hole{'s' if len(holes) != 1 else ''})"
-    return finish(engine, target, opts, new, hooks, label, max(r.steps for r in results))
+    confidence = min(r.min_confidence for r in results)
+    return finish(engine, target, opts, new, hooks, label, max(r.steps for r in results), "", confidence)
 
 
 def fill_span(target: Target) -> Span:
@@ -181,14 +293,18 @@ def _shares_line(text: str, hole: Span) -> bool:
     return bool(text[line.start : hole.start].strip() or text[hole.end : line.end].strip())
 
 
-def rewrite(engine, target: Target, opts: Options, instruction: str, hooks: Hooks = Hooks()) -> Outcome:
+def rewrite(
+    engine, target: Target, opts: Options, instruction: str, hooks: Hooks = Hooks(), parse_as: str | None = None
+) -> Outcome:
     """Rewrite the span following an instruction: the chat template when the model has one, else a comment."""
     instruction = " ".join(instruction.split())
     if not instruction:
         return Outcome(target.old, (), "Rewrite: the instruction is empty, so nothing was changed")
     if getattr(engine, "supports_chat", False):
         result = engine.rewrite(request_for(target, opts, target.old), instruction, opts.sampler, **_kw(hooks, opts))
-        return finish(engine, target, opts, result.text, hooks, "Rewrite", result.steps)
+        return finish(
+            engine, target, opts, result.text, hooks, "Rewrite", result.steps, "", result.min_confidence, 0.0, parse_as
+        )
     line_start = target.text.rfind("\n", 0, target.span.start) + 1
     indent = re.match(r"[ \t]*", target.text[line_start : target.span.start]).group()
     comment = f"{indent}{line_comment(target.language)} {instruction}\n"
@@ -200,7 +316,9 @@ def rewrite(engine, target: Target, opts: Options, instruction: str, hooks: Hook
         f"The model {engine.name!r} is infill-only: the instruction was given to it as a comment before the "
         "selection and the selection was regenerated"
     )
-    return finish(engine, target, opts, result.text, hooks, "Rewrite", result.steps, note)
+    return finish(
+        engine, target, opts, result.text, hooks, "Rewrite", result.steps, note, result.min_confidence, 0.0, parse_as
+    )
 
 
 def translate(engine, target: Target, opts: Options, language: str, hooks: Hooks = Hooks()) -> Outcome:
@@ -208,7 +326,9 @@ def translate(engine, target: Target, opts: Options, language: str, hooks: Hooks
     language = language.strip()
     if not language:
         return Outcome(target.old, (), "Translate: no target language was given, so nothing was changed")
-    outcome = rewrite(engine, target, opts, f"Translate the following code to {language}.", hooks)
+    grammar = detect_language(language)
+    parse_as = None if grammar == target.language else (grammar or "")  # "": no grammar to judge it by
+    outcome = rewrite(engine, target, opts, f"Translate the following code to {language}.", hooks, parse_as)
     return replace(outcome, message=outcome.message.replace("Rewrite", f"Translate to {language}", 1))
 
 
@@ -223,9 +343,27 @@ def explicit(opts: Options) -> Options:
 
 
 def complete(engine, request: InfillRequest, opts: Options, hooks: Hooks = Hooks()) -> str:
-    """Inline completion: the text to insert (one line when the request is single-line)."""
+    """Inline completion: the text to insert (one line when the request is single-line), ungated."""
     text = engine.infill(request, opts.sampler, **_kw(hooks, opts)).text
     return trim_completion(text, request.single_line)
+
+
+def complete_gated(
+    engine, target: Target, request: InfillRequest, opts: Options, floor: float, hooks: Hooks = Hooks()
+) -> Completion:
+    """Inline completion at the target's (empty) span through the gates: nothing is offered when the model's
+    confidence is under `floor` (0: no floor) or when inserting the text would add a syntax error."""
+    result = engine.infill(request, opts.sampler, **_kw(hooks, opts))
+    text = trim_completion(result.text, request.single_line)
+    confidence = result.min_confidence if text else None
+    if not text:
+        return Completion("", None, "", "the model proposed nothing here")
+    if floor > 0 and confidence < floor:
+        msg = f"completion withheld: confidence {confidence:.2f} is under the floor {floor:.2f}"
+        return Completion("", confidence, "confidence", msg)
+    if added_errors(target, text):
+        return Completion("", confidence, "syntax", "completion withheld: it would add a syntax error")
+    return Completion(text, confidence, "", f"completion (confidence {confidence:.2f})")
 
 
 def trim_completion(text: str, single_line: bool) -> str:

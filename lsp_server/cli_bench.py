@@ -27,11 +27,17 @@ def run(args: argparse.Namespace) -> int:
 
         report = run_gpu_bench(args)
     else:
-        from model.bench import BenchConfig, run_engine_bench
+        from model.bench import SHAPES, BenchConfig, run_engine_bench
 
+        if args.shape and args.model:
+            print("instant-edit bench: --shape times random weights; it does not take --model", file=sys.stderr)
+            return 2
+        if args.shape and args.shape not in SHAPES:
+            print(f"instant-edit bench: unknown shape {args.shape!r}; choose {', '.join(SHAPES)}", file=sys.stderr)
+            return 2
         cfg = BenchConfig(
             model=args.model, device=args.device, spans=args.spans, kind=args.kind, context=args.context,
-            seed=args.seed, threads=args.threads, threshold=args.threshold,
+            seed=args.seed, threads=args.threads, threshold=args.threshold, shape=args.shape, layers=args.layers,
         )
         report = run_engine_bench(cfg, lambda mode, r: print(f"{mode}: {json.dumps(r)}", file=sys.stderr))
     print(json.dumps(report))
@@ -56,4 +62,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--tiny", action="store_true", help="--gpu: tiny shapes, runs on the CPU")
+    p.add_argument(  # the names are model.bench.SHAPES; not imported here, so `--help` stays free of torch
+        "--shape", metavar="NAME", help="random weights of a released model's shapes: qwen2.5-0.5b, qwen3-0.6b"
+    )
+    p.add_argument("--layers", type=int, default=0, help="--shape: keep only the first N layers (smoke tests)")
     p.set_defaults(func=run)

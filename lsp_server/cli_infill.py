@@ -81,7 +81,10 @@ def run(args: argparse.Namespace) -> int:
     single_line = "\n" not in old
     request = model.InfillRequest(source[:a], source[b:], old, budget=args.budget, single_line=single_line)
     sampler = sampler_from_args(args)
-    result = engine.repair(request, sampler) if args.repair else engine.infill(request, sampler)
+    if args.repair:  # the server's rule: reopen only tokens far below the model's best alternative
+        result = engine.repair(request, sampler, margin=args.repair_margin)
+    else:
+        result = engine.infill(request, sampler)
     new_source = source[:a] + result.text + source[b:]
     if args.diff:
         sys.stdout.writelines(
@@ -106,6 +109,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     where.add_argument("--at", help="1-based L:C to insert at")
     p.add_argument("--diff", action="store_true", help="print a unified diff instead of the new file")
     p.add_argument("--repair", action="store_true", help="keep the span, reopen only its unlikely tokens")
+    p.add_argument("--repair-margin", type=float, default=8.0, metavar="NATS",
+                   help="with --repair: reopen a token only this far below the best alternative (default 8, as the "
+                        "server's repairMargin)")
     p.add_argument("--budget", type=int, default=0, help="span budget in tokens (0: guess)")
     add_model_args(p)
     add_sampler_args(p)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 from rich.console import Console
@@ -13,8 +14,17 @@ from rich.table import Table
 
 def run_train(args: argparse.Namespace) -> int:
     from model.card import write_card
-    from model.train import TrainConfig, train
+    from model.train import TrainConfig, last_committed_run, seed_run_folder, stored_recipe, train
 
+    out = Path(args.out)
+    resume_from = None
+    if args.resume is not None:
+        resume_from = Path(args.resume) if args.resume else last_committed_run()
+    try:
+        seed_run_folder(TrainConfig(out=out), resume_from, Path(args.tokenizer) if args.tokenizer else None)
+    except FileNotFoundError as e:
+        print(f"instant-edit train: {e}", file=sys.stderr)
+        return 2
     cfg = TrainConfig(
         out=Path(args.out),
         roots=[Path(r) for r in args.roots],
@@ -26,10 +36,14 @@ def run_train(args: argparse.Namespace) -> int:
         token_budget=args.tokens,
         device=args.device,
         resume=not args.no_resume,
+        save_every_s=args.save_every_minutes * 60,
         hidden_size=args.hidden_size,
         num_hidden_layers=args.layers,
         vocab_size=args.vocab_size,
         seed=args.seed,
+        recipe=args.recipe or stored_recipe(out) or "mdlm",
+        ar_tokens=args.ar_tokens,
+        anneal_tokens=args.anneal_tokens,
     )
     console = Console(stderr=True)
     with Progress(
@@ -59,7 +73,12 @@ def run_eval(args: argparse.Namespace) -> int:
     from model.evaluate import EvalConfig, evaluate
 
     engine = model.load(args.model, device=args.device)
-    cfg = EvalConfig(kinds=tuple(args.kinds), cases_per_kind=args.cases, seed=args.seed, samplers=tuple(args.samplers))
+    if getattr(args, "gates", False):  # the held-out gates instead: repair margins, floors, syntax guard
+        from model.gates import run_cli
+
+        return run_cli(engine, args.cases, args.seed)
+    cfg = EvalConfig(kinds=tuple(args.kinds), cases_per_kind=args.cases, seed=args.seed, samplers=tuple(args.samplers),
+                     likelihood=args.likelihood)
     console = Console(stderr=True)
     total = len(cfg.kinds) * len(cfg.samplers) * cfg.cases_per_kind
     with Progress(TextColumn("[bold]eval"), BarColumn(), TextColumn("{task.description}"), console=console) as prog:
@@ -67,7 +86,13 @@ def run_eval(args: argparse.Namespace) -> int:
         report = evaluate(engine, cfg, lambda kind, name, i: prog.update(task, advance=1, description=f"{kind} {name}"))
     table = Table("span kind", "sampler", "cases", "exact match", "edit sim.", "still parses", "NFE/token")
     for kind, by_sampler in report.items():
+        if "likelihood" in by_sampler:
+            m = by_sampler["likelihood"]
+            console.print(f"{kind}: true span in one pass: cross-entropy {m['hole_ce']:.3f} nats/token, "
+                          f"token accuracy {m['token_accuracy']:.1%} ({m['cases']} cases)")
         for name, m in by_sampler.items():
+            if name == "likelihood":
+                continue
             table.add_row(kind, name, str(m["cases"]), f"{m['exact_match']:.1%}", f"{m['edit_similarity']:.3f}",
                           f"{m['parse_rate']:.1%}", f"{m['nfe_per_token']:.3f}")
     console.print(table)
@@ -81,6 +106,7 @@ def run_eval(args: argparse.Namespace) -> int:
 
 def register(sub: argparse._SubParsersAction) -> None:
     from model.evaluate import DEFAULT_SAMPLERS, SAMPLERS
+    from model.recipe import RECIPES
 
     p = sub.add_parser("train", help="build the corpus and tokenizer from local sources and train a model")
     p.add_argument("--out", default="runs/embedded", help="checkpoint folder (resumed if it holds a run)")
@@ -97,6 +123,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto")
     p.add_argument("--no-resume", action="store_true", help="start over even if --out holds a run")
+    p.add_argument("--resume", nargs="?", const="", default=None, metavar="DIR",
+                   help="start an empty --out from a committed run and go on (default: model/weights/candidate when "
+                        "committed, else the embedded model)")
+    p.add_argument("--tokenizer", default=None, metavar="DIR", help="take the tokenizer of this checkpoint")
+    p.add_argument("--recipe", default=None, choices=sorted(RECIPES),
+                   help="training recipe (default: the run's own, else mdlm); see model/recipe.py")
+    p.add_argument("--ar-tokens", type=int, default=None, help="left-to-right pre-training tokens (recipe's own)")
+    p.add_argument("--anneal-tokens", type=int, default=None, help="attention annealing tokens (recipe's own)")
+    p.add_argument("--save-every-minutes", type=float, default=5.0)
     p.set_defaults(func=run_train)
 
     e = sub.add_parser("eval", help="evaluate a checkpoint on held-out files")
@@ -107,4 +142,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     e.add_argument("--samplers", nargs="+", default=list(DEFAULT_SAMPLERS), choices=list(SAMPLERS))
     e.add_argument("--seed", type=int, default=0)
     e.add_argument("--write-card", action="store_true", help="save eval.json and refresh MODEL_CARD.md")
+    e.add_argument("--gates", action="store_true",
+                   help="measure the gates instead (model/gates.py): --cases requests per kind")
+    e.add_argument("--likelihood", action="store_true",
+                   help="also score the true span in one pass: cross-entropy and token accuracy per kind")
     e.set_defaults(func=run_eval)

@@ -19,6 +19,7 @@ from lsp_server.spans import Span
 from lsp_server.workspace_index import WorkspaceIndex
 
 ACTION_TITLES = {"regenerate": "Regenerate selection", "repair": "Repair selection", "fill": "Fill placeholders"}
+APPLY_ANYWAY = "applyAnyway"
 KIND = types.CodeActionKind.RefactorRewrite
 _WORD_BEFORE = re.compile(r"\w*$")
 
@@ -151,18 +152,95 @@ def code_action(ls: InstantEditServer, params: types.CodeActionParams) -> list[t
         if not resolve:
             action.command = types.Command(title=ACTION_TITLES[name], command=f"instantEdit.{name}", arguments=[arg])
         out.append(action)
+    held = _withheld_for(ls, doc, ls.offsets(doc, params.range))
+    if held is not None:  # the last refused edit here, offered only as an explicit, labelled second action
+        key, entry = held
+        title = entry["title"]
+        anyway = {"uri": doc.uri, "version": doc.version, "id": key}
+        action = types.CodeAction(title=title, kind=KIND, data={**anyway, "action": APPLY_ANYWAY})
+        if not resolve:
+            action.command = types.Command(title=title, command="instantEdit.applyAnyway", arguments=[anyway])
+        out.append(action)
     return out
+
+
+# --- refused edits, kept for an explicit "Apply anyway" ------------------------------------------------------------
+def _withheld(ls: InstantEditServer) -> dict:
+    """{id: entry} of refused edits that the user may still apply on purpose (the newest per document)."""
+    return ls.__dict__.setdefault("instant_edit_withheld", {})
+
+
+def _withhold(ls: InstantEditServer, doc: Document, span: Span, outcome: actions.Outcome) -> dict | None:
+    """Keep a refused outcome's edit; returns the arguments of instantEdit.applyAnyway, or None."""
+    if not outcome.withheld:
+        return None
+    store = _withheld(ls)
+    for key in [k for k, e in store.items() if e["uri"] == doc.uri]:
+        del store[key]
+    key = f"w{len(store)}-{doc.version}-{span.start}-{span.end}-{id(outcome)}"
+    if outcome.refused == "syntax":
+        title = actions.APPLY_ANYWAY
+    else:
+        title = f"Apply anyway (low confidence {outcome.confidence:.2f}{', does not parse' if outcome.flagged else ''})"
+    store[key] = {"uri": doc.uri, "version": doc.version, "span": span, "outcome": outcome, "title": title}
+    return {"uri": doc.uri, "version": doc.version, "id": key, "title": title}
+
+
+def _withheld_for(ls: InstantEditServer, doc: Document, span: Span) -> tuple[str, dict] | None:
+    for key, entry in _withheld(ls).items():
+        if entry["uri"] == doc.uri and entry["version"] == doc.version:
+            held = entry["span"]
+            if held.start <= span.end and span.start <= held.end:
+                return key, entry
+    return None
+
+
+def _take_withheld(ls: InstantEditServer, arg: Any) -> tuple[Document, dict]:
+    if not isinstance(arg, dict) or not isinstance(arg.get("id"), str) or "uri" not in arg:
+        raise JsonRpcInvalidParams("expected an argument {uri, version, id}")
+    doc = ls.document(arg["uri"])
+    entry = _withheld(ls).get(arg["id"])
+    if entry is None or entry["uri"] != doc.uri:
+        raise JsonRpcInvalidParams("that refused edit is no longer available; run the action again")
+    if entry["version"] != doc.version:
+        raise StaleVersion(
+            f"{doc.uri} is at version {doc.version}, the refused edit was made for version {entry['version']}; "
+            "run the action again"
+        )
+    return doc, entry
+
+
+def _held_doc(doc: Document, entry: dict) -> Document:
+    return Document(doc.uri, doc.text, entry["version"], doc.language, doc.path)
+
+
+def _forced(entry: dict) -> actions.Outcome:
+    outcome = entry["outcome"]
+    why = "does not parse" if outcome.flagged else "low confidence"
+    msg = f"Applied anyway ({why}), as asked: check the result"
+    return actions.Outcome(outcome.new_text, outcome.withheld, msg, outcome.flagged, outcome.steps)
 
 
 async def code_action_resolve(ls: InstantEditServer, action: types.CodeAction) -> types.CodeAction:
     data = action.data if isinstance(action.data, dict) else {}
     name = data.get("action")
-    if name not in ACTION_TITLES:
+    if name not in ACTION_TITLES and name != APPLY_ANYWAY:
         raise JsonRpcInvalidParams(f"not an instant-edit code action: {action.title!r}")
+    if name == APPLY_ANYWAY:
+        doc, entry = _take_withheld(ls, data)
+        outcome = _forced(entry)
+        action.edit = ls.edit_for(_held_doc(doc, entry), outcome)
+        ls.tell(outcome.message, types.MessageType.Warning)
+        return action
     doc, span = _target(ls, data)
     outcome = await ls.run_action(name, doc, span, (), None)
     if outcome.replacements:
         action.edit = ls.edit_for(doc, outcome)
+    elif outcome.refused:
+        held = _withhold(ls, doc, span, outcome)
+        hint = f' (the code actions now offer "{held["title"]}")' if held else ""
+        ls.tell(outcome.message + hint, types.MessageType.Warning)
+        return action
     ls.tell(outcome.message, types.MessageType.Warning if outcome.flagged else types.MessageType.Info)
     return action
 
@@ -206,14 +284,34 @@ async def run_command(ls: InstantEditServer, name: str, args: tuple, extra_key: 
             raise JsonRpcInvalidParams(f"instantEdit.{name} needs a string {extra_key!r} in its argument")
         extra = (value,)
     outcome = await ls.run_action(name, doc, span, extra, None)
+    return await _apply(ls, doc, span, outcome)
+
+
+async def _apply(ls: InstantEditServer, doc: Document, span: Span, outcome: actions.Outcome) -> dict:
+    """Apply an outcome's edit through the client; a refused one is kept for "Apply anyway" and not applied.
+
+    The reply: {applied, message, flagged, refused, confidence, applyAnyway} (applyAnyway: the arguments of
+    instantEdit.applyAnyway and the action's title, or null).
+    """
+    reply_base = {"flagged": outcome.flagged, "refused": outcome.refused or None, "confidence": outcome.confidence}
     if not outcome.replacements:
-        return {"applied": False, "message": outcome.message, "flagged": outcome.flagged}
+        anyway = _withhold(ls, doc, span, outcome) if outcome.refused else None
+        return {"applied": False, "message": outcome.message, **reply_base, "applyAnyway": anyway}
     edit = ls.edit_for(doc, outcome)
     reply = await ls.workspace_apply_edit_async(types.ApplyWorkspaceEditParams(edit=edit, label=outcome.message))
     message = (
         outcome.message if reply.applied else f"{outcome.message}; the editor refused the edit: {reply.failure_reason}"
     )
-    return {"applied": bool(reply.applied), "message": message, "flagged": outcome.flagged}
+    return {"applied": bool(reply.applied), "message": message, **reply_base, "applyAnyway": None}
+
+
+async def apply_anyway(ls: InstantEditServer, *args) -> dict:
+    """instantEdit.applyAnyway {uri, version, id}: apply a refused edit because the user asked for it."""
+    if not args:
+        raise JsonRpcInvalidParams("instantEdit.applyAnyway needs an argument {uri, version, id}")
+    doc, entry = _take_withheld(ls, args[0])
+    del _withheld(ls)[args[0]["id"]]
+    return await _apply(ls, _held_doc(doc, entry), entry["span"], _forced(entry))
 
 
 # --- completion ----------------------------------------------------------------------------------------------
@@ -235,18 +333,40 @@ async def complete_at(ls: InstantEditServer, uri: str, position: types.Position,
     opts = ls.options()
     if explicit:
         opts = actions.explicit(opts)
+    floor = 0.0 if explicit else opts.gates.completion_floor  # an explicit request answers, showing its confidence
     request = actions.completion_request(target, opts, spans.is_single_line(doc.text, offset, doc.language))
-    key = (ls.settings, request, explicit)
+    key = (ls.settings, request, explicit, doc.text)
     if (hit := ls.scheduler.cached(key)) is not None:
         ls.scheduler.supersede(f"complete:{uri}")  # the older request is no longer wanted either
-        return hit
+        _tell_confidence(ls, uri, position, explicit, hit)
+        return hit.text
 
     def work(engine, stop):
-        text = actions.complete(engine, request, opts, actions.Hooks(None, stop))
-        ls.scheduler.remember(key, text)
-        return text
+        done = actions.complete_gated(engine, target, request, opts, floor, actions.Hooks(None, stop))
+        ls.scheduler.remember(key, done)
+        return done
 
-    return await ls.run_job(work, key=f"complete:{uri}")
+    done = await ls.run_job(work, key=f"complete:{uri}")
+    _tell_confidence(ls, uri, position, explicit, done)
+    return done.text
+
+
+def _tell_confidence(
+    ls: InstantEditServer, uri: str, position: types.Position, explicit: bool, done: actions.Completion
+) -> None:
+    """instantEdit/confidence: how sure the model is of the completion just answered, or why it was withheld."""
+    ls.notify(
+        "instantEdit/confidence",
+        {
+            "uri": uri,
+            "position": {"line": position.line, "character": position.character},
+            "explicit": explicit,
+            "confidence": done.confidence,
+            "refused": done.refused or None,
+            "message": done.message,
+            "offered": bool(done.text),
+        },
+    )
 
 
 async def inline_completion(ls: InstantEditServer, params: types.InlineCompletionParams) -> types.InlineCompletionList:
@@ -330,6 +450,7 @@ def register(ls: InstantEditServer) -> None:
         ls.command(f"instantEdit.{name}")(_command(name))
     ls.command("instantEdit.rewrite")(_command("rewrite", "instruction"))
     ls.command("instantEdit.translate")(_command("translate", "language"))
+    ls.command("instantEdit.applyAnyway")(apply_anyway)
 
 
 def _command(name: str, extra_key: str | None = None):

@@ -3,6 +3,9 @@
 Handlers never touch the model; they submit a job and await its future. A job submitted under a key (e.g.
 "complete:<uri>") supersedes every earlier job under that key: a queued one is dropped, a running one stops at
 its next denoising step through the engine's `should_stop`.
+
+A (re)load that fails while a model is loaded leaves that model serving (issue 12): the state stays "ready" and
+its `failure` says what could not be loaded. Only when there is no model at all is the state "error".
 """
 
 from __future__ import annotations
@@ -40,9 +43,11 @@ def settle(future: Future, result: Any = None, error: BaseException | None = Non
 @dataclass(frozen=True)
 class ModelState:
     state: str  # "loading" | "ready" | "error"
-    model: str
+    model: str  # the model serving requests (when ready) or the one being loaded / that failed
     device: str
     message: str
+    # A switch that failed while the previous model kept serving: state stays "ready", this says why.
+    failure: str = ""
 
 
 @dataclass(eq=False)
@@ -181,14 +186,21 @@ class Scheduler:
         try:
             engine = self._loader(spec)
         except Exception as e:  # noqa: BLE001 - checkpoint, torch and CUDA errors all mean "no model"; report them
-            self.engine = None
-            self._set_state(ModelState("error", label, "", f"cannot load the model: {e}"))
+            failure = f"cannot load the model {label!r}: {e}"
+            if self.engine is None:
+                self._set_state(ModelState("error", label, "", failure))
+            else:  # a failed switch must not take down a model that works: it keeps serving
+                self._set_state(self._still_serving(failure))
         else:
             self.engine = engine
             with self._cv:
                 self._cache.clear()
             self._set_state(ModelState("ready", engine.name, str(engine.device), f"{engine.name} on {engine.device}"))
         self._ready.set()
+
+    def _still_serving(self, failure: str) -> ModelState:
+        name, device = self.engine.name, str(self.engine.device)
+        return ModelState("ready", name, device, f"{failure}; still serving {name} on {device}", failure)
 
     def _set_state(self, state: ModelState) -> None:
         self.state = state

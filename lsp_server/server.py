@@ -111,16 +111,24 @@ class InstantEditServer(LanguageServer):
             self.scheduler.load(self.settings, self.settings.model or "default")
 
     def reload_toml(self) -> None:
-        self.toml_layer, problems = settings_mod.read_toml(self.root)
+        # A file caught half-written (or mistyped) keeps its previous settings: dropping them would switch the
+        # model back to the client's choice until the file parses again.
+        self.toml_layer, problems = settings_mod.reload_toml(self.root, self.toml_layer)
         self.apply_settings(problems)
 
     def on_state(self, state: ModelState) -> None:
         self.notify(
             "instantEdit/status",
-            {"state": state.state, "model": state.model, "device": state.device, "message": state.message},
+            {
+                "state": state.state,
+                "model": state.model,
+                "device": state.device,
+                "message": state.message,
+                "failure": state.failure or None,
+            },
         )
-        if state.state == "error":
-            self.tell(f"instant-edit: {state.message}", types.MessageType.Error)
+        if state.state == "error" or state.failure:  # one pop-up per failed load; the status line keeps it
+            self.tell(f"instant-edit: {state.failure or state.message}", types.MessageType.Error)
 
     def start_engine(self, problems: list[str] = ()) -> None:
         """Start the worker thread; it loads the model in the background while requests queue behind it."""
@@ -128,7 +136,10 @@ class InstantEditServer(LanguageServer):
         def loader(s: settings_mod.Settings):
             import model
 
-            return model.load(s.model, device=s.device, context_tokens=s.context_tokens)
+            engine = model.load(s.model, device=s.device, context_tokens=s.context_tokens)
+            for note in family_notes(engine):
+                self.log_line(f"instant-edit: {note}", types.MessageType.Warning)
+            return engine
 
         self.scheduler = Scheduler(loader, self.on_state)
         self._loaded_key = None
@@ -137,7 +148,8 @@ class InstantEditServer(LanguageServer):
     def options(self) -> Options:
         s = self.settings
         sampler = actions.SamplerConfig(threshold=s.threshold, max_steps=s.max_steps, pad_run_above=s.pad_run_above)
-        return Options(sampler=sampler, context_tokens=s.context_tokens, index=self.index)
+        gates = actions.Gates(s.regenerate_floor, s.completion_floor, s.repair_margin)
+        return Options(sampler=sampler, context_tokens=s.context_tokens, index=self.index, gates=gates)
 
     # --- documents and positions -------------------------------------------------------------------------
     def document(self, uri: str) -> Document:
@@ -243,6 +255,21 @@ class InstantEditServer(LanguageServer):
         from lsp_server.edits import workspace_edit
 
         return workspace_edit(doc.uri, doc.version, doc.text, list(outcome.replacements), self.encoding)
+
+
+def family_notes(engine) -> list[str]:
+    """What a user should know about a loaded checkpoint family: its licence, and how a block family is decoded."""
+    from model.families import FAMILIES
+
+    family = next((f for f in FAMILIES if f.name == engine.family), None)
+    notes = [f"{engine.name}: {family.name} weights are {family.license}"] if family and family.license else []
+    block = engine.net.cfg.block_size
+    if block:
+        notes.append(
+            f"{engine.name} was trained to denoise blocks of {block} tokens; block-causal decoding is not "
+            "implemented, so it is decoded with full bidirectional attention and may do worse than with its own sampler"
+        )
+    return notes
 
 
 def _range_json(rng: types.Range) -> dict:

@@ -24,6 +24,11 @@ class Settings:
     pad_run_above: float = 0.5  # see SamplerConfig.pad_run_above; 0 turns it off
     context_tokens: int = 512
     inline_completion: bool = True
+    # The gates (lsp_server.actions.Gates): confidence floors for Regenerate and typing-triggered completions
+    # (0: off) and Repair's margin in nats.
+    regenerate_floor: float = 0.8
+    completion_floor: float = 0.5
+    repair_margin: float = 8.0
 
     def model_key(self) -> tuple[str | None, str, int]:
         """What identifies a loaded engine: a change here means reloading the model."""
@@ -79,15 +84,36 @@ def overrides(raw: Any, snake: bool = False) -> tuple[dict[str, Any], list[str]]
     return good, problems
 
 
+class TomlUnreadable(Exception):
+    """instant-edit.toml exists but cannot be read or parsed; the message names the file and the error."""
+
+
+def _toml_data(root: Path | None) -> dict[str, Any] | None:
+    """The parsed file, None when there is none."""
+    if root is None or not (root / TOML_NAME).is_file():
+        return None
+    try:
+        return tomllib.loads((root / TOML_NAME).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
+        raise TomlUnreadable(f"{TOML_NAME}: {e}") from e
+
+
 def read_toml(root: Path | None) -> tuple[dict[str, Any], list[str]]:
     """Overrides from `instant-edit.toml` in the workspace root (missing file: none)."""
-    if root is None or not (root / TOML_NAME).is_file():
-        return {}, []
     try:
-        data = tomllib.loads((root / TOML_NAME).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
-        return {}, [f"{TOML_NAME}: {e}"]
-    return overrides(data, snake=True)
+        data = _toml_data(root)
+    except TomlUnreadable as e:
+        return {}, [str(e)]
+    return overrides(data, snake=True) if data is not None else ({}, [])
+
+
+def reload_toml(root: Path | None, previous: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """Like `read_toml`, but a file that does not parse keeps the `previous` overrides (the problem is reported)."""
+    try:
+        data = _toml_data(root)
+    except TomlUnreadable as e:
+        return previous, [str(e), f"{TOML_NAME}: keeping its previous settings until it parses"]
+    return overrides(data, snake=True) if data is not None else ({}, [])
 
 
 def merge(client: dict[str, Any], toml: dict[str, Any]) -> Settings:

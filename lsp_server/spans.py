@@ -188,3 +188,48 @@ def enclosing_definition(text: str, offset: int, language: str | None) -> Span |
             return Span(bm.to_char(node.start_byte), bm.to_char(node.end_byte))
         node = node.parent
     return None
+
+
+def added_errors(before: str, after: str, start: int, old_end: int, new_end: int, language: str | None):
+    """Parse-error regions of `after` that `before` did not have, or None when there is no grammar.
+
+    `after` is `before` with [start, old_end) replaced by text ending at `new_end`. Each error region of `before`
+    is carried over to `after` (shifted past the edit; one that reached into the edit now covers all of it), and an
+    error region of `after` inside a carried region is an old one: a file that is mid-edit elsewhere keeps its
+    own errors, and only the errors the edit brings in count.
+    """
+    if parses_cleanly(before, language) is None or parses_cleanly(after, language) is None:
+        return None
+    if parses_cleanly(after, language):
+        return []
+    delta = new_end - old_end
+
+    def carry(offset: int, is_end: bool) -> int:
+        if offset < start:
+            return offset
+        if offset > old_end:
+            return offset + delta
+        if start == old_end:  # an insertion: a region touching the point stretches over the inserted text
+            return offset + delta if is_end else offset
+        if is_end:
+            return start if offset == start else new_end
+        return offset + delta if offset == old_end else start
+
+    old = [Span(carry(s.start, False), carry(s.end, True)) for s in error_spans(before, language)]
+    return [e for e in error_spans(after, language) if not any(o.start <= e.start and e.end <= o.end for o in old)]
+
+
+def edit_adds_errors(before: str, after: str, language: str | None) -> bool | None:
+    """Whether turning `before` into `after` (one edit, found by their common ends) adds parse-error regions.
+
+    None when there is no grammar. For checks from outside the server (tests, editor scenarios, the gates).
+    """
+    n = min(len(before), len(after))
+    start = 0
+    while start < n and before[start] == after[start]:
+        start += 1
+    tail = 0
+    while tail < n - start and before[len(before) - 1 - tail] == after[len(after) - 1 - tail]:
+        tail += 1
+    added = added_errors(before, after, start, len(before) - tail, len(after) - tail, language)
+    return None if added is None else bool(added)

@@ -3,6 +3,12 @@
 (a) baseline: one token per step, no cache; (b) threshold decoding; (c) threshold decoding with the context cache.
 A fresh process per mode keeps each mode's peak RSS its own. Also measures one full forward pass against one
 cached span-only step on the same layout, the figure behind the cache's speedup.
+
+`shape` (`instant-edit bench --shape qwen2.5-0.5b | qwen3-0.6b`) times a network of a released model's shapes with
+random weights instead of a checkpoint: what a checkpoint of that size would cost here, before downloading one.
+The embedded model's tokenizer makes the requests (its ids are valid in the larger vocabulary). With random
+weights nothing is ever confident, so the threshold sampler commits one token per step: its figures are the slow
+end, and exact match means nothing.
 """
 
 from __future__ import annotations
@@ -11,10 +17,11 @@ import multiprocessing as mp
 import resource
 import statistics
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import torch
 
+from model.config import ModelConfig
 from model.sampler import SamplerConfig
 
 MODES = {
@@ -24,9 +31,44 @@ MODES = {
 }
 
 
+# Shapes of released base models (their config.json), for `--shape`: Open-dCoder and Tiny-A2D start from these.
+SHAPES = {
+    "qwen2.5-0.5b": ModelConfig(
+        vocab_size=151936,
+        hidden_size=896,
+        intermediate_size=4864,
+        num_hidden_layers=24,
+        num_attention_heads=14,
+        num_key_value_heads=2,
+        max_position_embeddings=32768,
+        rope_theta=1e6,
+        rms_norm_eps=1e-6,
+        tie_word_embeddings=True,
+        attention_bias=True,
+    ),
+    "qwen3-0.6b": ModelConfig(
+        vocab_size=151936,
+        hidden_size=1024,
+        intermediate_size=3072,
+        num_hidden_layers=28,
+        num_attention_heads=16,
+        num_key_value_heads=8,
+        attention_head_dim=128,
+        max_position_embeddings=40960,
+        rope_theta=1e6,
+        rms_norm_eps=1e-6,
+        tie_word_embeddings=True,
+        attention_bias=False,
+        qk_norm=True,
+    ),
+}
+
+
 @dataclass(frozen=True)
 class BenchConfig:
     model: str | None = None
+    shape: str | None = None  # a name in SHAPES: random weights of that shape instead of `model`
+    layers: int = 0  # with `shape`: keep only this many layers (smoke tests); 0: all of them
     device: str = "cpu"
     spans: int = 100
     kind: str = "line"
@@ -54,7 +96,10 @@ def run_mode(cfg: BenchConfig, mode: str) -> dict:
 
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
-    engine = model.load(cfg.model, device=cfg.device, context_tokens=cfg.context)
+    if cfg.shape:
+        engine = shape_engine(cfg)
+    else:
+        engine = model.load(cfg.model, device=cfg.device, context_tokens=cfg.context)
     cases = load_cases(cfg, engine)
     sampler = MODES[mode]
     if sampler.schedule == "threshold":
@@ -84,6 +129,30 @@ def run_mode(cfg: BenchConfig, mode: str) -> dict:
     if mode == "threshold_cache":
         out["cache_step"] = step_costs(engine, cases[0].request)
     return out
+
+
+def shape_config(cfg: BenchConfig) -> ModelConfig:
+    if cfg.shape not in SHAPES:
+        raise ValueError(f"unknown shape {cfg.shape!r}; choose one of {', '.join(SHAPES)}")
+    shape = SHAPES[cfg.shape]
+    return replace(shape, num_hidden_layers=cfg.layers) if cfg.layers else shape
+
+
+def shape_engine(cfg: BenchConfig):
+    """The embedded model's engine (tokenizer, special ids, precision) with a random network of `cfg.shape`."""
+    import model
+    from model.bench_gpu import random_network
+
+    shape = shape_config(cfg)
+    engine = model.load(None, device=cfg.device, context_tokens=cfg.context)
+    dtype = next(engine.net.parameters()).dtype
+    special = engine.special
+    shape = replace(
+        shape, mask_token_id=special.mask, pad_token_id=special.pad, bos_token_id=special.bos, eos_token_id=special.eos
+    )
+    engine.net = random_network(shape, str(engine.device), dtype, cfg.seed)
+    engine.name = cfg.shape if not cfg.layers else f"{cfg.shape} ({cfg.layers} layers)"
+    return engine
 
 
 @torch.inference_mode()
@@ -136,4 +205,16 @@ def run_engine_bench(cfg: BenchConfig, on_mode=None) -> dict:
     for mode in MODES:
         del report[mode]["dtype"]
     report["kind"] = cfg.kind
+    if cfg.shape:
+        report["shape"] = cfg.shape
+        report["layers"] = shape_config(cfg).num_hidden_layers
+        report["parameters"] = shape_parameters(shape_config(cfg))
     return report
+
+
+def shape_parameters(shape: ModelConfig) -> int:
+    """Parameter count of a shape (tied embeddings counted once), without allocating it."""
+    from model.network import Denoiser
+
+    with torch.device("meta"):
+        return Denoiser(shape).num_parameters()

@@ -11,10 +11,22 @@ import torch
 from model.config import ModelConfig
 
 
+def cpu_name() -> str:
+    """The processor's model name (Linux), else the architecture: runs on different CPUs differ in speed."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return f"{platform.processor() or platform.machine()} CPU"
+
+
 def hardware() -> str:
     if torch.cuda.is_available():
         return f"{torch.cuda.get_device_name(0)} (CUDA)"
-    return f"{platform.processor() or platform.machine()} CPU, {torch.get_num_threads()} threads"
+    threads = torch.get_num_threads()
+    return f"{cpu_name()}, {threads} thread{'s' if threads != 1 else ''}"
 
 
 def record_run(folder: Path, run: dict) -> None:
@@ -46,11 +58,44 @@ def _eval_lines(results: dict | None) -> list[str]:
              "|---|---|---|---|---|---|---|"]
     for kind, by_sampler in results.items():
         for name, m in by_sampler.items():
+            if name == "likelihood":  # not a sampler: one-pass scores, in the recipe comparison
+                continue
             lines.append(
                 f"| {kind} | {name} | {m['cases']} | {m['exact_match']:.1%} | {m['edit_similarity']:.3f} | "
                 f"{m['parse_rate']:.1%} | {m['nfe_per_token']:.3f} |"
             )
     return lines
+
+
+MDLM_OBJECTIVE = (
+    "Recipe `mdlm`: masked diffusion from scratch (MDLM/LLaDA bound: per-example mask ratio t ~ U(0.05, 1), "
+    "cross-entropy on masked tokens weighted 1/t) mixed 40/60 with span infill in the server's shape: a hole cut "
+    "in real code (a line, a line's tail, several lines, a tree-sitter statement/block, or a random span), a "
+    "span budget longer than the truth, the rest of the budget filled with pad. Since run 4 a step is either all "
+    "infill (rows of 128, 256 or 512 tokens) or all windows; before, rows of both kinds shared 512-token batches. "
+    "Two curricula: windows of 64, then 128, then 512 tokens, and a highest mask ratio of 0.25, then 0.5, then 1 "
+    "(with most of a short window masked, a small model stays at the unigram loss)."
+)
+AR_ADAPT_OBJECTIVE = (
+    "Recipe `{name}`: left-to-right pre-training first ({ar:,} tokens of next-token prediction with causal "
+    "attention, every position carrying loss), then adaptation to masked diffusion as DiffuLLaMA does it: logits "
+    "read shifted by one (the output at i-1 predicts token i, so the left-to-right head keeps its meaning), "
+    "attention opened from causal to bidirectional over {anneal:,} tokens (each future link open with a "
+    "probability that grows from 0 to 1), then the MDLM bound (t ~ U(0.05, 1), weighted 1/t) on plain windows "
+    "mixed 40/60 with span infill in the server's shape (pad-filled budgets). {holes}"
+)
+
+
+def _objective_lines(recipe_name: str, cfg: ModelConfig) -> list[str]:
+    from model.recipe import RECIPES
+
+    recipe = RECIPES.get(recipe_name)
+    if recipe is None or not recipe.logit_shift:
+        return [MDLM_OBJECTIVE]
+    lo, hi = recipe.holes_per_row
+    holes = (f"Infill rows hold {lo} to {hi} holes each, so more of a row's compute carries loss."
+             if hi > 1 else "One hole per infill row.")
+    return [AR_ADAPT_OBJECTIVE.format(name=recipe.name, ar=recipe.ar_tokens, anneal=recipe.anneal_tokens, holes=holes)]
 
 
 def write_card(folder: Path) -> Path:
@@ -64,7 +109,8 @@ def write_card(folder: Path) -> Path:
     text = [
         "# instant-edit embedded model",
         "",
-        "A small masked diffusion language model for code infill, trained from scratch by `instant-edit train`.",
+        "A small masked diffusion language model for code infill, trained by `instant-edit train`"
+        + (" (logits read shifted by one)." if cfg.logit_shift else "."),
         "",
         "## Architecture",
         f"Qwen2-style transformer with bidirectional attention: {cfg.num_hidden_layers} layers, hidden "
@@ -73,27 +119,26 @@ def write_card(folder: Path) -> Path:
         f"tied embeddings; byte-level BPE vocabulary of {cfg.vocab_size}. **{params:,} parameters.**",
         "",
         "## Objective",
-        "Masked diffusion (MDLM/LLaDA bound: per-example mask ratio t ~ U(0.05, 1), cross-entropy on masked "
-        "tokens weighted 1/t) mixed 40/60 with span infill in the server's shape: a hole cut in real code (a "
-        "line, a line's tail, several lines, a tree-sitter statement/block, or a random span), a span budget "
-        "longer than the truth, the rest of the budget filled with pad. Since run 4 a step is either all infill "
-        "(rows of 128, 256 or 512 tokens) or all windows; before, rows of both kinds shared 512-token batches. "
-        "Two curricula: windows of 64, then 128, "
-        "then 512 tokens, and a highest mask ratio of 0.25, then 0.5, then 1 (with most of a short window "
-        "masked, a small model stays at the unigram loss).",
+        *_objective_lines((_read_json(folder / "train_config.json") or {}).get("recipe", "mdlm"), cfg),
         "",
         "## Training",
         f"Tokens seen: {state.get('tokens_seen', 0):,} in {state.get('step', 0):,} steps "
         f"({state.get('elapsed_s', 0) / 60:.1f} min of training).",
         "",
-        "| run | hardware | precision | wall time (min) | tokens | final loss | note |",
-        "|---|---|---|---|---|---|---|",
+        "| run | hardware | precision | recipe | wall time (min) | tokens | final loss | note |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for i, run in enumerate(runs, 1):
         text.append(
-            f"| {i} | {run['hardware']} | {run.get('precision', 'float32')} | {run['wall_s'] / 60:.1f} | "
+            f"| {i} | {run['hardware']} | {run.get('precision', 'float32')} | {run.get('recipe', 'mdlm')} | "
+            f"{run['wall_s'] / 60:.1f} | "
             f"{run['tokens']:,} | {run['final_loss']:.3f} | {run.get('note', '')} |"
         )
+    comparison = _read_json(folder / "recipe_comparison.json")
+    if comparison:
+        from model.comparison import table_lines
+
+        text += ["", "## Recipe comparison", *table_lines(comparison)]
     text += ["", "## Corpus", *_corpus_lines(_read_json(folder / "corpus_summary.json"))]
     text += [
         "",

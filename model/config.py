@@ -29,30 +29,46 @@ class ModelConfig:
     eos_token_id: int = 0
     # Dream-family checkpoints read the prediction for position i at logits[i-1].
     logit_shift: bool = False
+    # Qwen3 bodies: RMSNorm over each head's queries and keys before the rotation, and a head size of their own.
+    qk_norm: bool = False
+    attention_head_dim: int = 0  # config.json's `head_dim`; 0: hidden_size // num_attention_heads (Qwen2)
+    # Block-diffusion checkpoints (SDAR, Fast-dLLM v2) were trained to denoise blocks of this many tokens; 0: none.
+    block_size: int = 0
 
     @property
     def head_dim(self) -> int:
-        return self.hidden_size // self.num_attention_heads
+        return self.attention_head_dim or self.hidden_size // self.num_attention_heads
 
     def to_hf_dict(self) -> dict:
         """The `config.json` contents, readable by transformers' Qwen2Config as well."""
         d = dataclasses.asdict(self)
         d.update(
-            model_type="qwen2",
+            model_type="qwen3" if self.qk_norm else "qwen2",
             architectures=["InstantEditDenoiser"],
             hidden_act="silu",
             use_sliding_window=False,
             diffusion={"logit_shift": self.logit_shift, "mask_token_id": self.mask_token_id},
         )
-        del d["logit_shift"]
+        for key in ("logit_shift", "qk_norm", "attention_head_dim", "block_size"):
+            del d[key]  # a Qwen2 body's config.json stays exactly as before these fields existed
+        if self.qk_norm or self.attention_head_dim:
+            d["head_dim"] = self.head_dim
+        if self.block_size:
+            d["diffusion"]["block_size"] = self.block_size
         return d
 
     @classmethod
     def from_hf_dict(cls, d: dict) -> ModelConfig:
         """Build from a `config.json` dict, ignoring keys this network does not use."""
-        fields = {f.name for f in dataclasses.fields(cls)}
+        fields = {f.name for f in dataclasses.fields(cls)} - {"qk_norm", "attention_head_dim", "block_size"}
         kwargs = {k: v for k, v in d.items() if k in fields and v is not None}
+        if str(d.get("model_type", "")).lower() == "qwen3":  # the type is what says a body has q/k norms
+            kwargs["qk_norm"] = True
+        if d.get("head_dim"):
+            kwargs["attention_head_dim"] = int(d["head_dim"])
         diffusion = d.get("diffusion") or {}
+        if diffusion.get("block_size"):
+            kwargs["block_size"] = int(diffusion["block_size"])
         if "logit_shift" in diffusion:
             kwargs["logit_shift"] = bool(diffusion["logit_shift"])
         if "mask_token_id" in diffusion:

@@ -78,6 +78,13 @@ class Engine:
         table[: len(texts)] = torch.tensor(["\n" in t or "\r" in t for t in texts], dtype=torch.bool)
         return table
 
+    @functools.cached_property
+    def word_pieces(self) -> tuple[list[bool], list[bool]]:
+        """Per token id: (its text starts with a word character, it ends with one): sub-word neighbours join."""
+        texts = self.tok.token_texts()[: self.net.cfg.vocab_size]
+        word = lambda c: c.isalnum() or c == "_"
+        return [bool(t) and word(t[0]) for t in texts], [bool(t) and word(t[-1]) for t in texts]
+
     @property
     def precision(self) -> str:
         """The weights' dtype as a word ("bfloat16", "float32"), for reports."""
@@ -191,10 +198,15 @@ class Engine:
         request: InfillRequest,
         sampler: SamplerConfig | None = None,
         bound: float = 0.05,
+        margin: float | None = None,
         **kw,
     ) -> InfillResult:
-        """Score the existing span, reopen its tokens the model finds unlikely, and denoise only those."""
-        return self.repair_batch([request], sampler, bound, **kw)[0]
+        """Score the existing span, reopen its tokens the model finds unlikely, and denoise only those.
+
+        A token is reopened when its probability (scored with itself masked) is under `bound`, or, when `margin`
+        is given, when its log-probability lies at least `margin` nats below the best alternative's.
+        """
+        return self.repair_batch([request], sampler, bound, margin=margin, **kw)[0]
 
     def repair_batch(
         self,
@@ -204,22 +216,48 @@ class Engine:
         on_draft: Callable[[list[Draft]], None] | None = None,
         should_stop: Callable[[], bool] | None = None,
         context_tokens: int | None = None,
+        margin: float | None = None,
     ) -> list[InfillResult]:
         """`repair` for several spans in one batch; an empty span has nothing to score, so it is infilled."""
         if any(not r.span for r in requests):
             if len(requests) > 1:
                 return [
-                    self.repair(r, sampler, bound, should_stop=should_stop, context_tokens=context_tokens)
+                    self.repair(r, sampler, bound, margin, should_stop=should_stop, context_tokens=context_tokens)
                     for r in requests
                 ]
             return self.infill_batch(requests, sampler, on_draft, should_stop, context_tokens)
-        cfg = replace(sampler or SamplerConfig(), remask_below=bound, remask_rounds=1, grow=False)
+        cfg = replace(
+            sampler or SamplerConfig(),
+            remask_below=bound,
+            remask_margin=margin,
+            remask_rounds=1,
+            grow=False,
+            pad_fills_tail=False,  # reopened words sit between kept tokens: a pad in one says nothing of the next
+        )
         rows = []
         for r in requests:
             row = self.make_row(r, 0, context_tokens)
             row.span = self.tok.encode(r.span)
             rows.append(row)
         return self._run(rows, cfg, on_draft, should_stop)
+
+    @torch.inference_mode()
+    def token_margins(self, request: InfillRequest, context_tokens: int | None = None) -> list[tuple[str, float]]:
+        """Each token of the request's span with its margin (see `sampler.token_margin`), scored as repair does."""
+        from model.predictor import SpanPredictor
+        from model.sampler import build_layout, score_tokens, token_margin
+
+        row = self.make_row(request, 0, context_tokens)
+        row.span = self.tok.encode(request.span)
+        if not row.span:
+            return []
+        layout = build_layout([row], self.special.pad, next(self.net.parameters()).device)
+        predictor = SpanPredictor(self.net, False)
+        predictor.reset(layout)
+        probs, best = score_tokens(predictor, layout, self.special.mask, with_best=True)
+        return [
+            (self.tok.decode([t]), token_margin(p, b)) for t, p, b in zip(row.span, probs[0], best[0])
+        ]
 
     def rewrite(
         self,
@@ -243,7 +281,8 @@ class Engine:
     @torch.inference_mode()
     def _run(self, rows, cfg, on_draft, should_stop) -> list[InfillResult]:
         line_breaks = self.line_breaks if any(r.one_line for r in rows) else None
-        sampler = Sampler(self.net, self.special, cfg, line_breaks)
+        words = self.word_pieces if cfg.remask_margin is not None and cfg.remask_words else None
+        sampler = Sampler(self.net, self.special, cfg, line_breaks, words)
 
         def report(rep: StepReport) -> None:
             if on_draft:

@@ -183,3 +183,62 @@ def window_example(tok: CodeTokenizer, text: str, seq_len: int, rng: random.Rand
     if start == 0:
         ids = [tok.special.bos] + ids
     return ids[:seq_len]
+
+
+@dataclass(frozen=True)
+class MultiInfillLayout:
+    """Token ids of a row with several holes: `holes` are (start, budget) span regions, in order."""
+
+    ids: list[int]
+    holes: list[tuple[int, int]]
+
+
+DENSE_KINDS = ("line", "line_tail", "lines", "random")
+
+
+def pick_holes(text: str, language: str, count: int, rng: random.Random) -> list[CharSpan]:
+    """Up to `count` non-overlapping holes in `text`, in order, none touching the next (context between them)."""
+    holes: list[CharSpan] = []
+    for _ in range(count * 3):
+        if len(holes) == count:
+            break
+        hole = pick_span(text, language, rng.choice(DENSE_KINDS), rng)
+        if hole is None or hole.end - hole.start > MAX_SPAN_TOKENS * 2:
+            continue
+        if all(hole.end < h.start or hole.start > h.end for h in holes):
+            holes.append(hole)
+    return sorted(holes, key=lambda h: h.start)
+
+
+def multi_infill_example(
+    tok: CodeTokenizer, text: str, language: str, seq_len: int, rng: random.Random, count: int
+) -> MultiInfillLayout | None:
+    """A window of a file with `count` holes, each a budget of truth then pad, laid out as the engine would.
+
+    Context pieces and hole texts are tokenized separately, as the engine does at a span's edges. A row keeps
+    the holes that fit in `seq_len`; None when none does.
+    """
+    sp = tok.special
+    start = text.rfind("\n", 0, rng.randrange(len(text))) + 1
+    window = text[start : start + seq_len * 4]
+    holes = pick_holes(window, language, count, rng)
+    ids = [sp.bos] if start == 0 else []
+    regions: list[tuple[int, int]] = []
+    pos = 0
+    for hole in holes:
+        truth_ids = tok.encode(window[hole.start : hole.end])
+        budget = choose_budget(len(truth_ids), rng)
+        before = tok.encode(window[pos : hole.start])
+        if len(truth_ids) > MAX_SPAN_TOKENS or len(ids) + len(before) + budget + 1 > seq_len:
+            break
+        ids += before
+        regions.append((len(ids), budget))
+        ids += truth_ids + [sp.pad] * (budget - len(truth_ids))
+        pos = hole.end
+    if not regions:
+        return None
+    tail = tok.encode(window[pos:])
+    if start + len(window) >= len(text):
+        tail.append(sp.eos)
+    ids += tail[: seq_len - len(ids)]
+    return MultiInfillLayout(ids, regions)

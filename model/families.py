@@ -1,12 +1,20 @@
 """Checkpoint families: which open diffusion model a Hugging Face folder holds, and how it maps onto `Denoiser`.
 
-Three families are known, told apart by `config.json`'s `model_type` and `architectures`:
-- the project's own (`qwen2` / `InstantEditDenoiser`): loaded by `model.checkpoint` unchanged;
+Families are told apart by `config.json`'s `model_type` and `architectures` (and, for Open-dCoder, whose config is a
+plain `qwen2` one, by the mask token its tokenizer files name):
+- the project's own (`qwen2` or `qwen3` / `InstantEditDenoiser`): loaded by `model.checkpoint` unchanged;
 - Dream (`Dream` / `DreamModel`: Dream-v0, Dream-Coder, DiffuCoder, DreamOn): Qwen2 tensor names as they are,
   logits shifted by one (position i is predicted at i-1), BOS first, mask id from the config or `<|mask|>`;
 - LLaDA (`llada` / `LLaDAModelLM`): OLMo-style config keys and tensor names, renamed onto Qwen2's; no biases,
-  no shift, mask id 126336 unless the config says otherwise.
-The weights always go into the project's own network; no code shipped with a checkpoint is ever run.
+  no shift, mask id 126336 unless the config says otherwise;
+- dllm Tiny-A2D (`a2d-qwen2`, `a2d-qwen3`): a Qwen2 or Qwen3 body made bidirectional; no shift, `<|mask|>`;
+- Open-dCoder (`qwen2` plus a `<M>` mask token in the tokenizer): Qwen2 body, logit shift;
+- SDAR (`sdar`): Qwen3 body, block size `block_size`, no shift, mask 151669;
+- Fast-dLLM v2 (`Fast_dLLM_Qwen`): Qwen2.5 body, block size `bd_size`, logit ("token") shift, mask 151665;
+- Salesforce CoDA (`CoDA`): Qwen3 body, logit shift, mask 151669; CC-BY-NC-4.0 weights: non-commercial use only.
+The weights always go into the project's own network; no code shipped with a checkpoint is ever run. The block
+families (SDAR, Fast-dLLM v2) record their block size on the config (`ModelConfig.block_size`) but are decoded
+with full bidirectional attention like every other family: block-causal decoding is not implemented.
 """
 
 from __future__ import annotations
@@ -40,6 +48,18 @@ class Family:
     mask_token: str  # the mask token's text in the family's tokenizer
     to_config: Callable[[dict], ModelConfig]
     rename: Callable[[str], str]  # the family's tensor name -> the Qwen2 name `Denoiser` uses
+    mask_id: int | None = None  # the released checkpoints' mask id, when neither config nor tokenizer names one
+    block_size_key: str | None = None  # config.json's key for the block size of a block-diffusion family
+    # The config alone cannot tell this family from an ordinary causal model: its tokenizer must name `mask_token`.
+    needs_tokenizer_mask: bool = False
+    license: str = ""  # said wherever the family is listed, when the weights are not free to use for everything
+
+    def matches(self, model_type: str, archs: list[str], tokenizer_mask: str | None) -> bool:
+        if self.needs_tokenizer_mask:
+            return model_type == self.model_type and tokenizer_mask == self.mask_token
+        if self.name == "instant-edit":  # its model_type (qwen2/qwen3) is everyone's: only the architecture says
+            return self.architecture in archs
+        return self.architecture in archs or model_type == self.model_type
 
 
 class UnknownFamilyError(CheckpointError):
@@ -55,17 +75,42 @@ def _own_config(d: dict) -> ModelConfig:
     return ModelConfig.from_hf_dict(d)
 
 
-def _dream_config(d: dict) -> ModelConfig:
-    """Dream configs carry Qwen2 fields plus `mask_token_id`; features the network lacks are refused."""
+def _check_qwen_features(d: dict, family: str) -> dict:
+    """Refuse what the network lacks (sliding windows, scaled rope); the dict with rope_theta where it belongs."""
     if d.get("use_sliding_window"):
-        raise CheckpointError("Dream config asks for sliding-window attention, which this network does not have")
+        raise CheckpointError(f"{family} config asks for sliding-window attention, which this network does not have")
     if d.get("rope_scaling"):
-        raise CheckpointError(f"Dream config asks for rope_scaling {d['rope_scaling']!r}, which is not supported")
+        raise CheckpointError(f"{family} config asks for rope_scaling {d['rope_scaling']!r}, which is not supported")
     rope = d.get("rope_parameters") or {}  # configs re-saved by transformers 5 keep rope_theta here
     if rope.get("rope_type", "default") != "default":
-        raise CheckpointError(f"Dream config asks for rope {rope!r}, which is not supported")
-    d = {"rope_theta": rope.get("rope_theta"), **{k: v for k, v in d.items() if v is not None}}
-    return ModelConfig.from_hf_dict({**d, "attention_bias": True})  # Qwen2: q/k/v always have biases
+        raise CheckpointError(f"{family} config asks for rope {rope!r}, which is not supported")
+    return {"rope_theta": rope.get("rope_theta"), **{k: v for k, v in d.items() if v is not None}}
+
+
+def _qwen2_body(family: str) -> Callable[[dict], ModelConfig]:
+    """Qwen2 fields (plus `mask_token_id` where given); q/k/v always have biases in Qwen2."""
+
+    def to_config(d: dict) -> ModelConfig:
+        d = _check_qwen_features(d, family)
+        return ModelConfig.from_hf_dict({**d, "attention_bias": True})
+
+    return to_config
+
+
+def _qwen3_body(family: str) -> Callable[[dict], ModelConfig]:
+    """Qwen3 fields: per-head q/k norms, `head_dim` of its own, no q/k/v biases (an o_proj bias is refused)."""
+
+    def to_config(d: dict) -> ModelConfig:
+        d = _check_qwen_features(d, family)
+        if d.get("attention_bias"):  # Qwen3 puts the bias on o_proj too, which this network does not have
+            raise CheckpointError(f"{family} config asks for attention biases, which this Qwen3 body does not have")
+        cfg = ModelConfig.from_hf_dict({**d, "attention_bias": False})
+        return replace(cfg, qk_norm=True)
+
+    return to_config
+
+
+_dream_config = _qwen2_body("Dream")
 
 
 LLADA_REQUIRED = {  # setting: the only value the network implements
@@ -139,9 +184,55 @@ def _llada_name(name: str) -> str:
 
 FAMILIES = (
     Family("instant-edit", "qwen2", "InstantEditDenoiser", None, "<|mask|>", _own_config, lambda n: n),
-    Family("dream", "dream", "DreamModel", True, "<|mask|>", _dream_config, lambda n: n),
-    Family("llada", "llada", "LLaDAModelLM", False, "<|mdm_mask|>", _llada_config, _llada_name),
+    Family("dream", "dream", "DreamModel", True, "<|mask|>", _dream_config, lambda n: n, mask_id=151666),
+    Family("llada", "llada", "LLaDAModelLM", False, "<|mdm_mask|>", _llada_config, _llada_name, LLADA_MASK_ID),
+    Family("a2d-qwen2", "a2d-qwen2", "A2DQwen2LMHeadModel", False, "<|mask|>", _qwen2_body("A2D"), lambda n: n),
+    Family("a2d-qwen3", "a2d-qwen3", "A2DQwen3LMHeadModel", False, "<|mask|>", _qwen3_body("A2D"), lambda n: n),
+    Family(
+        "open-dcoder",
+        "qwen2",
+        "Qwen2ForCausalLM",
+        True,
+        "<M>",
+        _qwen2_body("Open-dCoder"),
+        lambda n: n,
+        needs_tokenizer_mask=True,
+    ),
+    Family(
+        "sdar",
+        "sdar",
+        "SDARForCausalLM",
+        False,
+        "<|MASK|>",
+        _qwen3_body("SDAR"),
+        lambda n: n,
+        mask_id=151669,
+        block_size_key="block_size",
+    ),
+    Family(
+        "fast-dllm-v2",
+        "fast_dllm_qwen",
+        "Fast_dLLM_QwenForCausalLM",
+        True,
+        "|<MASK>|",
+        _qwen2_body("Fast-dLLM v2"),
+        lambda n: n,
+        mask_id=151665,
+        block_size_key="bd_size",
+    ),
+    Family(
+        "coda",
+        "coda",
+        "CoDALanguageModel",
+        True,
+        "<|mask|>",
+        _qwen3_body("CoDA"),
+        lambda n: n,
+        mask_id=151669,
+        license="CC-BY-NC-4.0: non-commercial use only",
+    ),
 )
+CAUSAL_TYPES = {"qwen2", "qwen3", "llama", "mistral", "gemma", "gemma2", "phi3", "qwen2_moe", "qwen3_moe"}
 
 
 def read_json(path: Path) -> dict:
@@ -153,33 +244,64 @@ def read_json(path: Path) -> dict:
         raise CheckpointError(f"checkpoint {path.parent}: {path.name} is not valid JSON ({e})") from e
 
 
-def detect(config: dict, where: Path | str = "config.json") -> Family:
-    """The family whose model_type or architecture config.json names; a clear error naming what was found."""
+def detect(config: dict, where: Path | str = "config.json", tokenizer: dict | None = None) -> Family:
+    """The family config.json (and the tokenizer files' mask token) names; a clear error naming what was found.
+
+    `tokenizer` is the tokenizer settings (`tokenizer_settings`): Open-dCoder's config is a plain Qwen2 one, and
+    only the `<M>` mask token its tokenizer names tells it from an ordinary left-to-right Qwen2 model.
+    """
     model_type = str(config.get("model_type", "")).lower()
     archs = [str(a) for a in config.get("architectures") or []]
+    mask = token_text((tokenizer or {}).get("mask_token"))
     for fam in FAMILIES:
-        if fam.architecture in archs or (model_type == fam.model_type and fam.name != "instant-edit"):
+        if fam.matches(model_type, archs, mask):
             return fam
-    known = ", ".join(f"{f.model_type}/{f.architecture}" for f in FAMILIES)
+    known = ", ".join(f"{f.model_type}/{f.architecture}" for f in FAMILIES if not f.needs_tokenizer_mask)
     raise UnknownFamilyError(
         f"{where}: model_type {config.get('model_type')!r} with architectures {archs} is not a diffusion "
-        f"checkpoint this project can load (known model_type/architecture: {known})"
+        f"checkpoint this project can load{_why_not(model_type, archs, mask)} (known model_type/architecture: "
+        f"{known}; qwen2 with the mask token <M> in its tokenizer: Open-dCoder)"
+    )
+
+
+def _why_not(model_type: str, archs: list[str], mask: str | None) -> str:
+    """For an ordinary causal model: why it is refused, since its weights would load but could not denoise."""
+    if model_type not in CAUSAL_TYPES and not any(a.endswith("ForCausalLM") for a in archs):
+        return ""
+    named = f"names the mask token {mask!r}, which no known family of this type uses" if mask else "names no mask token"
+    return (
+        f": it is an ordinary left-to-right (causal) language model, and its tokenizer {named}, so nothing says it "
+        "was trained to fill masked positions from both sides; its output would be noise"
     )
 
 
 def detect_folder(folder: Path) -> Family:
     if not folder.is_dir():
         raise CheckpointError(f"checkpoint folder not found: {folder}")
-    return detect(read_json(folder / "config.json"), folder / "config.json")
+    return detect(read_json(folder / "config.json"), folder / "config.json", tokenizer_settings(folder))
 
 
 def model_config(folder: Path, family: Family) -> ModelConfig:
-    """The network's shape from config.json, with the family's logit-shift rule."""
+    """The network's shape from config.json, with the family's logit-shift rule and block size."""
+    raw = read_json(folder / "config.json")
     try:
-        cfg = family.to_config(read_json(folder / "config.json"))
+        cfg = family.to_config(raw)
     except (KeyError, TypeError, ValueError) as e:
         raise CheckpointError(f"checkpoint {folder}: config.json is not a valid {family.name} config ({e!r})") from e
+    if family.block_size_key:
+        cfg = replace(cfg, block_size=block_size(raw, family, folder))
     return cfg if family.logit_shift is None else replace(cfg, logit_shift=family.logit_shift)
+
+
+def block_size(raw: dict, family: Family, folder: Path) -> int:
+    """A block family's block size; it must be there: it is the length the model was trained to denoise."""
+    value = raw.get(family.block_size_key)
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise CheckpointError(
+            f"checkpoint {folder}: config.json's {family.block_size_key!r} should be the {family.name} block size "
+            f"(a positive integer), found {value!r}"
+        )
+    return value
 
 
 # --- weights ------------------------------------------------------------------------------------------------
@@ -312,7 +434,12 @@ def special_ids(folder: Path, family: Family, cfg: ModelConfig, tok) -> SpecialI
         text = token_text(settings.get(key))
         return tok.token_to_id(text) if text else None
 
-    mask = raw.get("mask_token_id") or named("mask_token") or tok.token_to_id(family.mask_token) or cfg.mask_token_id
+    mask = raw.get("mask_token_id") or named("mask_token") or tok.token_to_id(family.mask_token) or family.mask_id
+    if mask is None:
+        raise CheckpointError(
+            f"checkpoint {folder}: no mask token: config.json has no mask_token_id and the tokenizer files name no "
+            f"mask_token (nor hold {family.mask_token!r})"
+        )
     eos = raw.get("eos_token_id") or named("eos_token")
     if isinstance(eos, list):
         eos = eos[0]

@@ -1,9 +1,11 @@
-"""The denoiser: a Qwen2 transformer with bidirectional attention and a reusable context key/value cache.
+"""The denoiser: a Qwen2 (or Qwen3) transformer with bidirectional attention and a reusable context key/value cache.
 
 Parameter names match Hugging Face Qwen2 (`model.layers.N.self_attn.q_proj` ...), so the same module loads the
-embedded model and Dream-family checkpoints. The one addition over a plain encoder is `context`: keys and values
-of positions that do not change between denoising steps (the file around the span), computed once and reused,
-so that a step only runs the span through the network.
+embedded model and Dream-family checkpoints. With `qk_norm` it is a Qwen3 body: per-head RMSNorm on queries and
+keys (`self_attn.q_norm`, `self_attn.k_norm`, Qwen3's names), usually no q/k/v biases and its own head size.
+The one addition over a plain encoder is `context`: keys and values of positions that do not change between
+denoising steps (the file around the span), computed once and reused, so that a step only runs the span through
+the network.
 """
 
 from __future__ import annotations
@@ -62,6 +64,9 @@ class Attention(nn.Module):
         self.k_proj = nn.Linear(cfg.hidden_size, hk * d, bias=cfg.attention_bias)
         self.v_proj = nn.Linear(cfg.hidden_size, hk * d, bias=cfg.attention_bias)
         self.o_proj = nn.Linear(h * d, cfg.hidden_size, bias=False)
+        if cfg.qk_norm:  # Qwen3: each head's queries and keys are normalised before the rotation
+            self.q_norm = RMSNorm(d, cfg.rms_norm_eps)
+            self.k_norm = RMSNorm(d, cfg.rms_norm_eps)
 
     def forward(
         self,
@@ -69,12 +74,15 @@ class Attention(nn.Module):
         rope: tuple[torch.Tensor, torch.Tensor],
         context: LayerKV | None,
         key_mask: torch.Tensor | None,
+        attn_mask: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, LayerKV]:
         b, t, _ = x.shape
         h, hk, d = self.cfg.num_attention_heads, self.cfg.num_key_value_heads, self.cfg.head_dim
         q = self.q_proj(x).view(b, t, h, d).transpose(1, 2)  # (B, H, T, D)
         k = self.k_proj(x).view(b, t, hk, d).transpose(1, 2)  # (B, Hkv, T, D)
         v = self.v_proj(x).view(b, t, hk, d).transpose(1, 2)
+        if self.cfg.qk_norm:  # over D only, so the (B, H, T, D) layout is as good as Qwen3's (B, T, H, D)
+            q, k = self.q_norm(q), self.k_norm(k)
         q, k = apply_rotary(q, *rope), apply_rotary(k, *rope)
         own = LayerKV(k, v)
         if context is not None:
@@ -83,6 +91,8 @@ class Attention(nn.Module):
         mask = None
         if key_mask is not None:  # (B, Tk) True where a key may be attended
             mask = key_mask[:, None, None, :]
+        if attn_mask is not None:  # (B or 1, 1, T, Tk): causal or partly open links, in training
+            mask = attn_mask if mask is None else mask & attn_mask
         y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, enable_gqa=h != hk)  # bidirectional
         return self.o_proj(y.transpose(1, 2).reshape(b, t, h * d)), own
 
@@ -106,8 +116,8 @@ class Block(nn.Module):
         self.post_attention_layernorm = RMSNorm(cfg.hidden_size, cfg.rms_norm_eps)
         self.mlp = MLP(cfg)
 
-    def forward(self, x, rope, context, key_mask):
-        a, own = self.self_attn(self.input_layernorm(x), rope, context, key_mask)
+    def forward(self, x, rope, context, key_mask, attn_mask=None):
+        a, own = self.self_attn(self.input_layernorm(x), rope, context, key_mask, attn_mask)
         x = x + a
         return x + self.mlp(self.post_attention_layernorm(x)), own
 
@@ -148,13 +158,15 @@ class Denoiser(nn.Module):
         select: torch.Tensor | None = None,
         return_kv: bool = False,
         read_index: torch.Tensor | None = None,
+        attn_mask: torch.Tensor | None = None,
     ) -> ForwardOutput:
         """Run `input_ids` (B, T) at `position_ids`; attend also to `context` keys if given.
 
         `key_mask` (B, T_context + T) marks attendable keys (padding in batches); `select` is a boolean (B, T)
         mask of the positions whose logits are wanted, which skips the output head elsewhere (training and the
         span-only steps use it). `read_index` (B, S) instead gathers S positions per row before the head,
-        giving (B, S, V).
+        giving (B, S, V). `attn_mask` (B or 1, 1, T, T) restricts which keys each query sees (training's causal
+        and annealed phases); inference is always bidirectional.
         """
         b, t = input_ids.shape
         if position_ids is None:
@@ -163,7 +175,7 @@ class Denoiser(nn.Module):
         rope = rotary_tables(self.cfg, position_ids, x.dtype)
         kvs: list[LayerKV] = []
         for i, layer in enumerate(self.model.layers):
-            x, own = layer(x, rope, None if context is None else context[i], key_mask)
+            x, own = layer(x, rope, None if context is None else context[i], key_mask, attn_mask)
             if return_kv:
                 kvs.append(own)
         x = self.model.norm(x)

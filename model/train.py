@@ -11,8 +11,9 @@ from __future__ import annotations
 import json
 import math
 import random
+import shutil
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import torch
@@ -24,8 +25,9 @@ from model.card import hardware, record_run
 from model.checkpoint import load_network, save_network
 from model.config import ModelConfig
 from model.corpus import Corpus, SourceFile, build_corpus, default_roots, write_manifest
-from model.engine import pick_device, pick_dtype
+from model.engine import DEFAULT_CHECKPOINT, pick_device, pick_dtype
 from model.network import Denoiser
+from model.recipe import RECIPES, Recipe, attention_mask, shift_selection
 from model.tokenizer import CodeTokenizer, save_tokenizer, special_ids_from, train_tokenizer
 
 LANGUAGE_WEIGHTS = {"python": 0.75, "javascript": 0.1, "typescript": 0.05, "lua": 0.05, "c": 0.05}
@@ -66,6 +68,9 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"
     resume: bool = True
+    recipe: str = "mdlm"  # a name in model.recipe.RECIPES
+    ar_tokens: int | None = None  # overrides of the recipe's phase lengths (None: the recipe's own)
+    anneal_tokens: int | None = None
     hidden_size: int = 256
     num_hidden_layers: int = 4
     num_attention_heads: int = 4
@@ -98,10 +103,22 @@ class FileSampler:
         return self.rng.choices(self.by_lang[lang], self.sizes[lang])[0]
 
 
+def recipe_of(cfg: TrainConfig) -> Recipe:
+    """The configured recipe with any phase lengths the command line overrides."""
+    if cfg.recipe not in RECIPES:
+        raise ValueError(f"unknown recipe {cfg.recipe!r}; choose from {sorted(RECIPES)}")
+    recipe = RECIPES[cfg.recipe]
+    if cfg.ar_tokens is not None:
+        recipe = replace(recipe, ar_tokens=cfg.ar_tokens)
+    if cfg.anneal_tokens is not None:
+        recipe = replace(recipe, anneal_tokens=cfg.anneal_tokens)
+    return recipe
+
+
 def window_for(cfg: TrainConfig, tokens_seen: int, longest: int | None = None) -> tuple[int, int]:
     """(sequence length, batch size) at this point of the curriculum, at most `longest` long."""
     seq_len = cfg.seq_len
-    for limit, length in cfg.curriculum:
+    for limit, length in cfg.curriculum if recipe_of(cfg).curricula else ():
         if tokens_seen < limit and length < cfg.seq_len:
             seq_len = length
             break
@@ -117,55 +134,94 @@ def make_batch(
     A step trains either span infill (rows of a length drawn from `infill_seq_lens`) or plain masked windows,
     so rows of one batch have about the same length and little compute goes to padding.
     """
+    recipe = recipe_of(cfg)
     infill = rng.random() < cfg.infill_share
     longest = rng.choice(cfg.infill_seq_lens) if infill else None
     seq_len, batch_size = window_for(cfg, tokens_seen, longest)
-    rows: list[tuple[list[int], int, int]] = []  # ids, region start, region length
+    rows: list[tuple[list[int], list[tuple[int, int]]]] = []  # ids, regions (start, length)
     while len(rows) < batch_size:
         f = sampler.draw()
-        if infill:
+        if infill and recipe.holes_per_row[1] > 1:
+            dense = examples.multi_infill_example(tok, f.text, f.language, seq_len, rng, rng.randint(*recipe.holes_per_row))
+            if dense:
+                rows.append((dense.ids, dense.holes))
+        elif infill:
             made = examples.infill_example(tok, f.text, f.language, seq_len, rng)
             if made and made[0].budget > 0:
-                rows.append((made[0].ids, made[0].span_start, made[0].budget))
+                rows.append((made[0].ids, [(made[0].span_start, made[0].budget)]))
         else:
             ids = examples.window_example(tok, f.text, seq_len, rng)
             if len(ids) >= 16:
-                rows.append((ids, 0, len(ids)))
+                rows.append((ids, [(0, len(ids))]))
     return mask_rows(rows, tok.special.pad, tok.special.mask, cfg, rng, tokens_seen)
 
 
+def make_ar_batch(tok: CodeTokenizer, sampler: FileSampler, cfg: TrainConfig, rng: random.Random):
+    """Plain windows for next-token training: every position but the last predicts the token after it."""
+    rows: list[list[int]] = []
+    while len(rows) < cfg.batch_size:
+        ids = examples.window_example(tok, sampler.draw().text, cfg.seq_len, rng)
+        if len(ids) >= 16:
+            rows.append(ids)
+    width = max(map(len, rows))
+    ids = torch.full((len(rows), width), tok.special.pad, dtype=torch.long)
+    key_mask = torch.zeros((len(rows), width), dtype=torch.bool)
+    for i, row in enumerate(rows):
+        ids[i, : len(row)] = torch.tensor(row)
+        key_mask[i, : len(row)] = True
+    select = torch.zeros_like(key_mask)
+    select[:, :-1] = key_mask[:, 1:]
+    targets = ids[:, 1:][key_mask[:, 1:]]
+    weights = torch.full((len(targets),), len(rows) / len(targets))  # the mean over tokens, per row as below
+    return {"ids": ids, "key_mask": key_mask, "select": select, "targets": targets, "weights": weights}
+
+
 def mask_rows(rows, pad: int, mask: int, cfg: TrainConfig, rng: random.Random, tokens_seen: int):
-    """Pad rows into a batch and mask a random share t of each row's region, weighted 1/t (MDLM/LLaDA)."""
-    t_max = next((t for limit, t in cfg.mask_curriculum if tokens_seen < limit), 1.0)
-    elbo = tokens_seen >= cfg.elbo_weighting_from
+    """Pad rows into a batch and mask a random share t of each row's regions, weighted 1/t (MDLM/LLaDA).
+
+    With shifted logits (recipes that start left to right) the output at i-1 reads token i, so position 0 is
+    never masked and `select` names the reading positions.
+    """
+    recipe = recipe_of(cfg)
+    curricula = recipe.curricula
+    t_max = next((t for limit, t in cfg.mask_curriculum if tokens_seen < limit), 1.0) if curricula else 1.0
+    elbo = tokens_seen >= cfg.elbo_weighting_from or not curricula
     width = max(len(r[0]) for r in rows)
     ids = torch.full((len(rows), width), pad, dtype=torch.long)
     key_mask = torch.zeros((len(rows), width), dtype=torch.bool)
     masked = torch.zeros((len(rows), width), dtype=torch.bool)
     weight = torch.zeros((len(rows), width))
-    for i, (row, start, length) in enumerate(rows):
+    for i, (row, regions) in enumerate(rows):
         ids[i, : len(row)] = torch.tensor(row)
         key_mask[i, : len(row)] = True
         t = rng.uniform(0.05, t_max)
-        region = torch.rand(length) < t
-        if not region.any():
-            region[rng.randrange(length)] = True
-        masked[i, start : start + length] = region
-        weight[i, start : start + length] = 1.0 / (t * length) if elbo else 1.0
+        area = torch.zeros(width, dtype=torch.bool)
+        for start, length in regions:
+            area[start : start + length] = True
+        if recipe.logit_shift:
+            area[0] = False
+        chosen = area & (torch.rand(width) < t)
+        if not chosen.any():
+            spots = area.nonzero().flatten()
+            chosen[spots[rng.randrange(len(spots))]] = True
+        masked[i] = chosen
+        weight[i, area] = 1.0 / (t * int(area.sum())) if elbo else 1.0
     targets = ids[masked]
     ids = ids.masked_fill(masked, mask)
     if not elbo:  # a plain mean over masked tokens, scaled so the loss reads the same per row
         weight = weight / masked.sum() * len(rows)
-    return {"ids": ids, "key_mask": key_mask, "masked": masked, "targets": targets, "weights": weight[masked]}
+    select = shift_selection(masked) if recipe.logit_shift else masked
+    return {"ids": ids, "key_mask": key_mask, "select": select, "targets": targets, "weights": weight[masked]}
 
 
-def lr_at(cfg: TrainConfig, state: TrainState) -> float:
-    """Linear warmup, then cosine decay to 10% over the time (or token) budget."""
-    if state.step < cfg.warmup_steps:
-        return cfg.lr * (state.step + 1) / cfg.warmup_steps
-    progress = state.elapsed_s / cfg.time_budget_s
-    if cfg.token_budget:
-        progress = max(progress, state.tokens_seen / cfg.token_budget)
+def lr_at(cfg: TrainConfig, steps: int, progress: float) -> float:
+    """Linear warmup over a run's first steps, then cosine decay to 10% over the run's budget.
+
+    Every run (a session's share of training) warms up again: a resumed run may start with fresh optimizer
+    moments, and the warm restart costs a few hundred steps at most.
+    """
+    if steps < cfg.warmup_steps:
+        return cfg.lr * (steps + 1) / cfg.warmup_steps
     return cfg.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress))))
 
 
@@ -187,6 +243,49 @@ def prepare_tokenizer(cfg: TrainConfig, corpus: Corpus) -> CodeTokenizer:
     return CodeTokenizer.load(cfg.out)
 
 
+CHECKPOINT_FILES = (
+    "config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
+    "train_state.json", "train_config.json", "train_log.jsonl", "runs.jsonl", "optimizer.safetensors",
+)
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json")
+# A run in training that has not yet beaten the shipped model: committed so the next session goes on with it.
+CANDIDATE_CHECKPOINT = DEFAULT_CHECKPOINT.parent / "candidate"
+
+
+def last_committed_run() -> Path:
+    """The run `--resume` continues: the committed candidate when there is one, else the shipped model."""
+    return CANDIDATE_CHECKPOINT if (CANDIDATE_CHECKPOINT / "train_state.json").is_file() else DEFAULT_CHECKPOINT
+
+
+def seed_run_folder(cfg: TrainConfig, resume_from: Path | None, tokenizer_from: Path | None) -> None:
+    """Start `out` from another folder: a whole checkpoint to continue (`resume_from`), or only its tokenizer.
+
+    Only an empty `out` is seeded, so a run that already lives there is never overwritten. A committed
+    checkpoint has no optimizer state; the run then starts with fresh moments (and warms up again).
+    """
+    if (cfg.out / "train_state.json").exists():
+        return
+    cfg.out.mkdir(parents=True, exist_ok=True)
+    source, names = (resume_from, CHECKPOINT_FILES) if resume_from else (tokenizer_from, TOKENIZER_FILES)
+    if source is None:
+        return
+    if not (source / "tokenizer.json").is_file():
+        raise FileNotFoundError(f"{source} holds no checkpoint (no tokenizer.json)")
+    if resume_from and not (source / "train_state.json").is_file():
+        raise FileNotFoundError(f"{source} holds no training state (train_state.json) to resume")
+    for name in names:
+        if (source / name).is_file():
+            shutil.copy2(source / name, cfg.out / name)
+
+
+def stored_recipe(folder: Path) -> str | None:
+    """The recipe a run folder was trained with (runs before recipes existed trained `mdlm`)."""
+    path = folder / "train_config.json"
+    if not path.exists():
+        return None
+    return json.loads(path.read_text()).get("recipe", "mdlm")
+
+
 def new_model(cfg: TrainConfig, tok: CodeTokenizer) -> Denoiser:
     sp = special_ids_from(tok.tok)
     mcfg = ModelConfig(
@@ -201,6 +300,7 @@ def new_model(cfg: TrainConfig, tok: CodeTokenizer) -> Denoiser:
         pad_token_id=sp.pad,
         bos_token_id=sp.bos,
         eos_token_id=sp.eos,
+        logit_shift=recipe_of(cfg).logit_shift,
     )
     torch.manual_seed(cfg.seed)
     model = Denoiser(mcfg)
@@ -238,12 +338,19 @@ def restore_optimizer(opt: torch.optim.Optimizer, folder: Path) -> None:
 
 
 def train(cfg: TrainConfig, on_log=None) -> TrainState:
-    """Train until the time or token budget is spent; returns the final state. `on_log(state, metrics)`."""
+    """Train for `time_budget_s` more seconds (or until `token_budget` tokens in all); returns the final state.
+
+    `on_log(state, metrics)` is called every 20 steps.
+    """
     device = pick_device(cfg.device)
+    recipe = recipe_of(cfg)
     corpus = prepare_corpus(cfg)
     tok = prepare_tokenizer(cfg, corpus)
     resuming = cfg.resume and (cfg.out / "train_state.json").exists()
     model = load_network(cfg.out, device=device) if resuming else new_model(cfg, tok).to(device)
+    if model.cfg.logit_shift != recipe.logit_shift:
+        raise ValueError(f"{cfg.out} holds a model {'with' if model.cfg.logit_shift else 'without'} shifted "
+                         f"logits; recipe {recipe.name!r} needs the other kind")
     model.train()
     decay = [p for n, p in model.named_parameters() if p.dim() == 2]
     other = [p for n, p in model.named_parameters() if p.dim() < 2]
@@ -254,7 +361,8 @@ def train(cfg: TrainConfig, on_log=None) -> TrainState:
     )
     state = TrainState()
     if resuming:
-        restore_optimizer(opt, cfg.out)
+        if (cfg.out / "optimizer.safetensors").exists():
+            restore_optimizer(opt, cfg.out)
         state = TrainState(**json.loads((cfg.out / "train_state.json").read_text()))
     rng = random.Random(cfg.seed + state.step)
     torch.manual_seed(cfg.seed + state.step)
@@ -264,16 +372,31 @@ def train(cfg: TrainConfig, on_log=None) -> TrainState:
     bf16 = pick_dtype(device) == torch.bfloat16
     autocast = torch.autocast(device.split(":")[0], dtype=torch.bfloat16, enabled=bf16)
     last_save = run_start = time.time()
-    tokens_at_start = state.tokens_seen
+    tokens_at_start, step_at_start, elapsed_at_start = state.tokens_seen, state.step, state.elapsed_s
+
+    def progress() -> float:
+        done = (state.elapsed_s - elapsed_at_start) / cfg.time_budget_s
+        if cfg.token_budget:
+            done = max(done, (state.tokens_seen - tokens_at_start) / max(1, cfg.token_budget - tokens_at_start))
+        return done
+
     window: list[float] = []
-    window_tokens, window_start = 0, time.time()
-    while state.elapsed_s < cfg.time_budget_s and not (cfg.token_budget and state.tokens_seen >= cfg.token_budget):
+    window_tokens, window_loss_tokens, window_start = 0, 0, time.time()
+    while progress() < 1.0 and not (cfg.token_budget and state.tokens_seen >= cfg.token_budget):
         t0 = time.time()
-        batch = {k: v.to(device) for k, v in make_batch(tok, sampler, cfg, rng, state.tokens_seen).items()}
+        ar = recipe.in_ar_phase(state.tokens_seen)
+        if ar:
+            batch = make_ar_batch(tok, sampler, cfg, rng)
+        else:
+            batch = make_batch(tok, sampler, cfg, rng, state.tokens_seen)
+        batch = {k: v.to(device) for k, v in batch.items()}
+        share = 0.0 if ar else recipe.open_share(state.tokens_seen)
+        attn = attention_mask(batch["ids"].shape[1], share)
         for group in opt.param_groups:
-            group["lr"] = lr_at(cfg, state)
+            group["lr"] = lr_at(cfg, state.step - step_at_start, progress())
         with autocast:
-            out = model(batch["ids"], key_mask=batch["key_mask"], select=batch["masked"])
+            out = model(batch["ids"], key_mask=batch["key_mask"], select=batch["select"],
+                        attn_mask=None if attn is None else attn.to(device))
         ce = F.cross_entropy(out.logits.float(), batch["targets"], reduction="none")
         loss = (ce * batch["weights"]).sum() / batch["ids"].shape[0]
         opt.zero_grad(set_to_none=True)
@@ -286,11 +409,14 @@ def train(cfg: TrainConfig, on_log=None) -> TrainState:
         state.elapsed_s += time.time() - t0
         window.append(loss.item())
         window_tokens += n_tokens
+        window_loss_tokens += len(batch["targets"])
         if state.step % 20 == 0:
             metrics = {
                 "step": state.step,
                 "loss": sum(window) / len(window),
                 "tokens_per_s": window_tokens / (time.time() - window_start),
+                "loss_tokens_per_step": window_loss_tokens / len(window),
+                "phase": "ar" if ar else "diffusion",
                 "lr": opt.param_groups[0]["lr"],
                 "tokens_seen": state.tokens_seen,
             }
@@ -299,7 +425,7 @@ def train(cfg: TrainConfig, on_log=None) -> TrainState:
                 fh.write(json.dumps(metrics) + "\n")
             if on_log:
                 on_log(state, metrics)
-            window, window_tokens, window_start = [], 0, time.time()
+            window, window_tokens, window_loss_tokens, window_start = [], 0, 0, time.time()
         if time.time() - last_save > cfg.save_every_s:
             save_training(model, opt, state, cfg)
             last_save = time.time()
@@ -309,6 +435,7 @@ def train(cfg: TrainConfig, on_log=None) -> TrainState:
         {
             "hardware": hardware(),
             "precision": "bf16 autocast" if bf16 else "float32",
+            "recipe": recipe.name,
             "wall_s": round(time.time() - run_start, 1),
             "tokens": state.tokens_seen - tokens_at_start,
             "final_loss": state.losses[-1] if state.losses else float("nan"),

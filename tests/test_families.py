@@ -8,17 +8,31 @@ from __future__ import annotations
 
 import json
 import sys
-from dataclasses import replace
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
 import torch
-from fixtures.checkpoints import DREAM_SPECIALS, LLADA_SPECIALS, write_dream, write_llada
+from fixtures.checkpoints import (
+    DREAM_SPECIALS,
+    LLADA_SPECIALS,
+    qwen2_config,
+    write_a2d,
+    write_coda,
+    write_dream,
+    write_fast_dllm,
+    write_llada,
+    write_open_dcoder,
+    write_qwen2_causal,
+    write_sdar,
+)
 
 import model
 from model import chat, families, hub
 from model.checkpoint import CheckpointError
 from model.config import ModelConfig
+from model.engine import DEFAULT_CHECKPOINT
 from model.network import Denoiser
 from model.sampler import DenoiseCancelled
 from model.tokenizer import SpecialIds
@@ -76,10 +90,33 @@ def read_state(folder: Path) -> dict[str, torch.Tensor]:
         ({"model_type": "Dream", "architectures": ["DreamModel"]}, "dream"),
         ({"model_type": "llada", "architectures": ["LLaDAModelLM"]}, "llada"),
         ({"model_type": "qwen2", "architectures": ["InstantEditDenoiser"]}, "instant-edit"),
+        ({"model_type": "qwen3", "architectures": ["InstantEditDenoiser"]}, "instant-edit"),
+        ({"model_type": "a2d-qwen2", "architectures": ["A2DQwen2LMHeadModel"]}, "a2d-qwen2"),
+        ({"model_type": "a2d-qwen3"}, "a2d-qwen3"),  # dllm's converter drops `architectures`
+        ({"model_type": "sdar", "architectures": ["SDARForCausalLM"]}, "sdar"),
+        ({"model_type": "Fast_dLLM_Qwen", "architectures": ["Fast_dLLM_QwenForCausalLM"]}, "fast-dllm-v2"),
+        ({"model_type": "CoDA", "architectures": ["CoDALanguageModel"]}, "coda"),
     ],
 )
 def test_family_is_detected_from_config(config, name):
     assert families.detect(config).name == name
+
+
+def test_open_dcoder_is_told_from_a_causal_qwen2_only_by_its_mask_token():
+    assert families.detect(qwen2_config(), tokenizer={"mask_token": "<M>"}).name == "open-dcoder"
+    assert families.detect(qwen2_config(), tokenizer={"mask_token": {"content": "<M>"}}).name == "open-dcoder"
+    for tokenizer in ({}, {"mask_token": "<|mask|>"}, None):
+        with pytest.raises(families.UnknownFamilyError, match="left-to-right"):
+            families.detect(qwen2_config(), tokenizer=tokenizer)
+
+
+def test_ordinary_qwen2_checkpoint_is_refused_with_the_reason(tmp_path):
+    folder = write_qwen2_causal(tmp_path / "Qwen2.5-0.5B-Instruct")
+    with pytest.raises(families.UnknownFamilyError) as err:
+        model.load(folder, device="cpu")
+    message = str(err.value)
+    assert "Qwen2ForCausalLM" in message and "left-to-right" in message and "names no mask token" in message
+    assert "<M>" in message and "Open-dCoder" in message  # says what would have made it loadable
 
 
 @pytest.mark.parametrize(
@@ -174,6 +211,133 @@ def test_7b_dream_shapes_count_7_6b_parameters():
     assert 7.61e9 < families.parameter_bytes(QWEN2_7B, torch.bfloat16) / 2 < 7.62e9  # Qwen2.5-7B: 7.6B parameters
 
 
+# --- Qwen2 / Qwen3 body families (issue 12) -------------------------------------------------------------------
+@dataclass(frozen=True)
+class Rules:
+    """What loading a family's checkpoint must give: written out here, independently of model/families.py."""
+
+    write: Callable[[Path], Path]
+    family: str
+    shift: bool
+    qwen3: bool  # Qwen3 body: q/k norms, head_dim 16 in the fixtures (hidden/heads would be 8)
+    mask: int
+    mask_text: str
+    block: int = 0
+
+
+A2D_MASK = "<|mask|>"
+QWEN_FAMILIES = {
+    "Qwen3-0.6B-diffusion-mdlm-v0.1": Rules(lambda p: write_a2d(p), "a2d-qwen3", False, True, 151669, A2D_MASK),
+    "Qwen2.5-0.5B-diffusion-mdlm": Rules(
+        lambda p: write_a2d(p, qwen3=False), "a2d-qwen2", False, False, 151665, A2D_MASK
+    ),
+    "open-dcoder-0.5B": Rules(write_open_dcoder, "open-dcoder", True, False, 151665, "<M>"),
+    "SDAR-1.7B-Chat": Rules(write_sdar, "sdar", False, True, 151669, "<|MASK|>", block=4),
+    "Fast_dLLM_v2_1.5B": Rules(write_fast_dllm, "fast-dllm-v2", True, False, 151665, "|<MASK>|", block=32),
+    "CoDA-v0-Instruct": Rules(write_coda, "coda", True, True, 151669, "<|mask|>"),
+}
+
+
+@pytest.fixture(scope="module")
+def qwen_dirs(tmp_path_factory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("hub")
+    return {name: rules.write(root / name) for name, rules in QWEN_FAMILIES.items()}
+
+
+@pytest.fixture(scope="module")
+def qwen_engines(qwen_dirs) -> dict[str, model.Engine]:
+    return {name: model.load(folder, device="cpu", dtype="float32") for name, folder in qwen_dirs.items()}
+
+
+@pytest.mark.parametrize("name", QWEN_FAMILIES)
+def test_qwen_body_family_loads_with_its_rules(qwen_dirs, qwen_engines, name):
+    rules, engine = QWEN_FAMILIES[name], qwen_engines[name]
+    cfg = engine.net.cfg
+    assert (engine.family, engine.name) == (rules.family, name)
+    assert (cfg.logit_shift, cfg.qk_norm, cfg.block_size, engine.special.mask) == (
+        rules.shift,
+        rules.qwen3,
+        rules.block,
+        rules.mask,
+    )
+    assert cfg.head_dim == (16 if rules.qwen3 else 8) and cfg.attention_bias == (not rules.qwen3)
+    assert engine.special.eos == 151643
+    assert engine.tok.encode(f"x{rules.mask_text}y")[1] == rules.mask  # the mask is one unsplit token
+    folder = str(qwen_dirs[name])
+    loaded = [str(getattr(m, "__file__", "") or "") for m in list(sys.modules.values())]
+    assert not any(folder in f for f in loaded)  # no code from the checkpoint folder was imported
+
+
+def transformers_reference(folder: Path):
+    """Transformers' own Qwen2 or Qwen3 model built from the checkpoint's config.json, with its tensors as stored."""
+    from transformers import Qwen2Config, Qwen2ForCausalLM, Qwen3Config, Qwen3ForCausalLM
+
+    raw = json.loads((folder / "config.json").read_text())
+    qwen3 = "head_dim" in raw
+    keys = (
+        "vocab_size hidden_size intermediate_size num_hidden_layers num_attention_heads num_key_value_heads "
+        "rope_theta rms_norm_eps tie_word_embeddings max_position_embeddings head_dim attention_bias"
+    ).split()
+    config_cls, model_cls = (Qwen3Config, Qwen3ForCausalLM) if qwen3 else (Qwen2Config, Qwen2ForCausalLM)
+    ref_cfg = config_cls(**{k: raw[k] for k in keys if k in raw}, attn_implementation="eager")
+    ref = model_cls(ref_cfg).float().eval()
+    loaded = ref.load_state_dict(read_state(folder), strict=False)
+    tied = {"lm_head.weight"} if raw["tie_word_embeddings"] else set()
+    assert set(loaded.missing_keys) == tied and not loaded.unexpected_keys  # every tensor by transformers' name
+    return ref
+
+
+@pytest.mark.parametrize("name", QWEN_FAMILIES)
+def test_qwen_body_family_logits_equal_transformers_bidirectional(qwen_dirs, qwen_engines, name):
+    engine = qwen_engines[name]
+    ref = transformers_reference(qwen_dirs[name])
+    ids = random_ids(engine.net.cfg.vocab_size, seed=4)
+    with torch.no_grad():
+        ours = engine.net(ids).logits
+    torch.testing.assert_close(ours, qwen2_logits(ref, ids), atol=ATOL, rtol=0)
+    assert (ours - qwen2_logits(ref, ids, bidirectional=False)).abs().max() > 1e-2
+
+
+@pytest.mark.parametrize("name", ["SDAR-1.7B-Chat", "Fast_dLLM_v2_1.5B"])
+def test_block_families_load_and_decode_with_full_attention(qwen_engines, name):
+    """Block-causal decoding is not implemented: the block size is recorded and the span sees both sides."""
+    engine = qwen_engines[name]
+    assert engine.net.cfg.block_size == QWEN_FAMILIES[name].block
+    res = engine.infill(model.InfillRequest("def f(", "):\n    return 1\n", budget=6), model.SamplerConfig(max_steps=2))
+    assert res.steps >= 1 and res.context_tokens > 0
+    ids = random_ids(engine.net.cfg.vocab_size, seed=5)
+    later = ids.clone()
+    later[:, -1] = (later[:, -1] + 1) % engine.net.cfg.vocab_size
+    with torch.no_grad():  # changing the last token moves the first position's logits: attention is not causal
+        assert (engine.net(ids).logits[:, 0] - engine.net(later).logits[:, 0]).abs().max() > 1e-4
+
+
+def test_block_family_without_its_block_size_is_refused(tmp_path):
+    folder = write_sdar(tmp_path / "SDAR-1.7B-Chat")
+    cfg = json.loads((folder / "config.json").read_text())
+    del cfg["block_size"]
+    (folder / "config.json").write_text(json.dumps(cfg))
+    with pytest.raises(CheckpointError, match="block_size"):
+        model.load(folder, device="cpu")
+
+
+def test_qwen3_family_with_attention_biases_is_refused(tmp_path):
+    folder = write_coda(tmp_path / "CoDA-v0-Instruct")
+    cfg = json.loads((folder / "config.json").read_text())
+    (folder / "config.json").write_text(json.dumps({**cfg, "attention_bias": True}))
+    with pytest.raises(CheckpointError, match="attention biases"):
+        model.load(folder, device="cpu")
+
+
+def test_non_commercial_weights_are_said_where_families_are_listed():
+    root = Path(__file__).parent.parent
+    restricted = [f for f in families.FAMILIES if f.license]
+    assert [f.name for f in restricted] == ["coda"]
+    for text in ((root / "README.md").read_text(), (root / "CHANGELOG.md").read_text(), families.__doc__):
+        lines = [row for row in text.splitlines() if "CoDA" in row and "CC-BY-NC-4.0" in row]
+        assert lines and all("non-commercial" in row.lower() for row in lines)
+
+
 # --- (a) numerics against transformers ----------------------------------------------------------------------
 def qwen2_reference(cfg: ModelConfig, state: dict):
     from transformers import Qwen2Config, Qwen2ForCausalLM
@@ -225,6 +389,76 @@ def test_own_network_matches_qwen2_bidirectional_on_random_weights():
         ours = net(ids).logits
     torch.testing.assert_close(ours, qwen2_logits(ref, ids), atol=ATOL, rtol=0)
     assert (ours - qwen2_logits(ref, ids, bidirectional=False)).abs().max() > 1e-2  # the causal mask is off
+
+
+def random_qwen3_config() -> ModelConfig:
+    """A Qwen3 body: q/k norms, no q/k/v biases, head_dim 32 where hidden/heads would be 16."""
+    return ModelConfig(
+        vocab_size=512,
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        rope_theta=1e6,
+        tie_word_embeddings=False,
+        attention_bias=False,
+        qk_norm=True,
+        attention_head_dim=32,
+    )
+
+
+def test_own_network_matches_qwen3_bidirectional_on_random_weights():
+    from transformers import Qwen3Config, Qwen3ForCausalLM
+
+    cfg = random_qwen3_config()
+    torch.manual_seed(0)
+    net = Denoiser(cfg).eval()
+    with torch.no_grad():
+        for name, p in net.named_parameters():
+            p.normal_(1.0 if name.endswith("norm.weight") else 0.0, 0.1)  # norms near 1, so q/k norms matter
+    ref_cfg = Qwen3Config(
+        vocab_size=512,
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        head_dim=32,
+        rope_theta=1e6,
+        rms_norm_eps=cfg.rms_norm_eps,
+        tie_word_embeddings=False,
+        attention_bias=False,
+        max_position_embeddings=cfg.max_position_embeddings,
+        attn_implementation="eager",
+    )
+    ref = Qwen3ForCausalLM(ref_cfg).float().eval()
+    ref.load_state_dict(net.state_dict())  # strict: Qwen3's tensor names, q_norm / k_norm included
+    ids = random_ids(cfg.vocab_size, seed=6)
+    with torch.no_grad():
+        ours = net(ids).logits
+        key_mask = torch.ones(ids.shape, dtype=torch.bool)  # padding mask path: all keys open, same result
+        torch.testing.assert_close(net(ids, key_mask=key_mask).logits, ours, atol=1e-6, rtol=0)
+    torch.testing.assert_close(ours, qwen2_logits(ref, ids), atol=ATOL, rtol=0)
+    assert (ours - qwen2_logits(ref, ids, bidirectional=False)).abs().max() > 1e-2
+
+
+def test_qwen3_config_round_trips_and_qwen2_config_is_unchanged(tmp_path):
+    from model.checkpoint import load_network, save_network
+
+    plain = ModelConfig().to_hf_dict()
+    assert plain["model_type"] == "qwen2"
+    assert not {"head_dim", "qk_norm", "attention_head_dim", "block_size"} & set(plain)
+    assert "block_size" not in plain["diffusion"]
+    cfg = replace(random_qwen3_config(), block_size=8)
+    saved = cfg.to_hf_dict()
+    assert saved["model_type"] == "qwen3" and saved["head_dim"] == 32 and saved["diffusion"]["block_size"] == 8
+    assert ModelConfig.from_hf_dict(saved) == cfg
+    net = Denoiser(cfg)
+    save_network(net, tmp_path)
+    (tmp_path / "tokenizer.json").write_bytes((DEFAULT_CHECKPOINT / "tokenizer.json").read_bytes())
+    back = load_network(tmp_path)
+    assert back.cfg == cfg and back.model.layers[0].self_attn.q_norm.weight.shape == (32,)
 
 
 def test_dream_logits_equal_qwen2_bidirectional(dream_dir, dream):
@@ -300,6 +534,8 @@ def make_echo(engine, rules: dict[int, int]) -> None:
     the basis vector e_k and the head maps e_k to rules[a].
     """
     net = engine.net
+    if net.lm_head.weight is net.model.embed_tokens.weight:  # a tied head would rewrite the embeddings below
+        net.lm_head.weight = torch.nn.Parameter(net.lm_head.weight.detach().clone())
     with torch.no_grad():
         for layer in net.model.layers:
             layer.self_attn.o_proj.weight.zero_()
@@ -311,11 +547,16 @@ def make_echo(engine, rules: dict[int, int]) -> None:
             net.lm_head.weight[b, k] = 10.0
 
 
-@pytest.mark.parametrize("family, expected", [("dream", "x"), ("llada", "y")])
+SHIFT_WRITERS = {"dream": write_dream, "llada": write_llada, **{n: r.write for n, r in QWEN_FAMILIES.items()}}
+
+
+@pytest.mark.parametrize(
+    "family, expected",
+    [("dream", "x"), ("llada", "y"), *((n, "x" if r.shift else "y") for n, r in QWEN_FAMILIES.items())],
+)
 @pytest.mark.parametrize("use_cache", [True, False])
 def test_shift_rule_reads_the_right_position(tmp_path, family, expected, use_cache):
-    write = write_dream if family == "dream" else write_llada
-    engine = model.load(write(tmp_path / f"{family}-instruct"), device="cpu")
+    engine = model.load(SHIFT_WRITERS[family](tmp_path / f"{family}-instruct"), device="cpu")
     tok = engine.tok.encode
     # The token before the span ('a') favours 'x'; a mask favours 'y'. Dream reads position i-1: 'x'.
     make_echo(engine, {tok("a")[0]: tok("x")[0], engine.special.mask: tok("y")[0]})

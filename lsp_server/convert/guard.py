@@ -17,27 +17,39 @@ class Check:
     after: str
     language: str | None
     whole: bool  # the document parsed cleanly before: it must still parse as a whole
+    old: str | None = None  # the unit's own text: errors are compared region by region with the document before
 
 
 def check_for(text: str, unit: Unit, language: str | None, target: str | None) -> Check | None:
-    """How to check a unit, or None when the guard is off (no grammar, or the unit was broken to begin with)."""
+    """How to check a unit, or None when the guard is off (no grammar; a translated unit that was broken).
+
+    In place, a unit of a file that does not parse is still guarded: its new text may not add error regions
+    the file did not have (`spans.added_errors`).
+    """
     if target:  # a translated unit is parsed on its own in the new language
         if spans.error_spans(unit.text(text), language) or spans.parses_cleanly(unit.text(text), language) is None:
             return None
         return Check("", "", target, True)
     clean = spans.parses_cleanly(text, language)
-    if clean is None or spans.error_spans(text, language, spans.Span(unit.start, unit.end)):
+    if clean is None:
         return None
-    return Check(text[: unit.start], text[unit.end :], language, clean)
+    return Check(text[: unit.start], text[unit.end :], language, clean, unit.text(text))
 
 
 def error_region(check: Check, new: str) -> spans.Span | None:
-    """The lines of `new` (in its own offsets) holding parse errors, or None when it parses."""
+    """The lines of `new` (in its own offsets) holding errors the new text adds, or None when it adds none."""
     doc = check.before + new + check.after
     at = len(check.before)
-    errors = spans.error_spans(doc, check.language, spans.Span(at, at + len(new)))
-    broken = check.whole and spans.parses_cleanly(doc, check.language) is False
-    if not errors and not broken:
+    if check.old is not None:
+        added = spans.added_errors(
+            check.before + check.old + check.after, doc, at, at + len(check.old), at + len(new), check.language
+        )
+        errors = [e for e in added or [] if e.start <= at + len(new) and e.end >= at]
+        broken = bool(added)
+    else:
+        errors = spans.error_spans(doc, check.language, spans.Span(at, at + len(new)))
+        broken = bool(errors) or (check.whole and spans.parses_cleanly(doc, check.language) is False)
+    if not broken:
         return None
     if not errors:
         return spans.Span(0, len(new))

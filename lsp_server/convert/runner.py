@@ -150,7 +150,7 @@ class Conversion:
         return "".join(out) + old[at:]
 
     def guard_units(self, window: list[work.FileWork], new: dict[tuple[int, int], str]) -> dict[tuple[int, int], str]:
-        """Reasons for units whose output does not parse after one re-denoising round; fixes `new` in place."""
+        """Reasons for units whose output adds parse errors after one re-denoising round; fixes `new` in place."""
         target = self.s.mode.language or None
         checks, repairs = {}, []
         files = {fw.index: fw for fw in window}
@@ -171,7 +171,7 @@ class Conversion:
             if guard.error_region(check, text) is None:
                 new[(f, i)] = text
             else:
-                rejected[(f, i)] = "output does not parse (after one repair round)"
+                rejected[(f, i)] = "output would add a syntax error (after one re-denoising round)"
         return rejected
 
     @staticmethod

@@ -88,10 +88,17 @@ def test_guard_accepts_output_that_parses_and_locates_errors_in_output_that_does
     assert request.prefix + request.span + request.suffix == broken + SOURCE[units[0].end :]
 
 
-def test_guard_is_off_for_a_unit_that_was_broken_already_and_parses_translations_alone():
+def test_a_broken_file_is_guarded_region_by_region_and_translations_parse_alone():
     text = "def f(a:\n    return a\n\n\ndef g(b):\n    return b\n"
     units = split_units(text, "python", lambda t: True).units
-    assert guard.check_for(text, units[0], "python", None) is None
+    broken_unit = guard.check_for(text, units[0], "python", None)
+    assert guard.error_region(broken_unit, "def f(a):\n    return a") is None  # fixing it is fine
+    # Kept broken, tree-sitter's error region now swallows g too: more of the file is in error, which counts.
+    assert guard.error_region(broken_unit, "def f(a:\n    return a + 1") is not None
+    mid_edit = guard.check_for(text, units[-1], "python", None)  # a sound unit of a file broken elsewhere
+    assert guard.error_region(mid_edit, "def g(b):\n    return b * 2") is None
+    region = guard.error_region(mid_edit, "def g(b):\n    return [b *")
+    assert region is not None and region.end > region.start
     good = split_units(SOURCE, "python", lambda t: True).units[0]
     check = guard.check_for(SOURCE, good, "python", "javascript")
     assert guard.error_region(check, "function f(a) { return a + 1; }") is None

@@ -35,6 +35,16 @@ local function command(name, cmdline)
   }
 end
 
+-- Apply the edit the server refused in the previous step, as the user would with :InstantEditApplyAnyway.
+local function apply_anyway()
+  local commands = require("instant_edit.commands")
+  local before, result, err, finished = lines(), nil, nil, false
+  commands.apply_anyway(function(r, e) result, err, finished = r, e, true end)
+  wait(tonumber(env.IE_STEP_MS), function() return finished end, "instantEdit.applyAnyway")
+  out.steps.apply_anyway = { before = before, after = lines(), result = result or vim.NIL,
+                             error = err and err.message or vim.NIL }
+end
+
 local function code_action()
   local before, chosen, resolved = lines(), nil, nil
   local last = #vim.api.nvim_buf_get_lines(0, 0, 2, true)[2]
@@ -76,6 +86,7 @@ local function inline()
   wait(tonumber(env.IE_STEP_MS), function() return shown ~= nil end, "an inline completion")
   local visible, before = ie_inline.visible(), lines()
   local accepted = ie_inline.accept()
+  out.steps.inline_status = require("instant_edit").status()
   out.steps.inline = { shown = shown, why_not = why_not or vim.NIL, visible = visible, accepted = accepted, before = before, after = lines(),
                        cursor = vim.api.nvim_win_get_cursor(0), line = row }
 end
@@ -89,6 +100,8 @@ local function main()
     cmd = vim.json.decode(env.IE_CMD),
     inline = { auto_trigger = false },
     notify_status = false,
+    -- No Regenerate answer is this sure: the scenario sees a refusal, then applies it on request.
+    server = { regenerateFloor = 1.01 },
   })
   vim.cmd.edit(env.IE_FILE)
   local client
@@ -99,6 +112,21 @@ local function main()
   out.encoding = client.offset_encoding
   wait(60000, function() return require("instant_edit.status").state == "ready" end, "the model to load")
   out.status = require("instant_edit").status()
+  -- Regenerate under a floor no answer reaches: refused with the buffer untouched, then applied on request and
+  -- undone. A range where the model proposes nothing at all is no refusal: try the next one.
+  for _, range in ipairs({ "1,2", "9,10", "5,7" }) do
+    command("regenerate", range .. "InstantEdit")
+    out.steps.regenerate.range = range
+    out.steps.regenerate.withheld = require("instant_edit.commands").withheld ~= nil
+    if out.steps.regenerate.withheld then
+      break
+    end
+  end
+  apply_anyway()
+  if out.steps.apply_anyway.after ~= out.steps.apply_anyway.before then
+    vim.cmd("silent undo")
+  end
+  out.steps.apply_anyway.undone = lines()
   command("repair", env.IE_REPAIR_RANGE .. "InstantEditRepair")
   command("rewrite", env.IE_REWRITE_RANGE .. "InstantEdit " .. env.IE_INSTRUCTION)
   code_action()

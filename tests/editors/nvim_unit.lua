@@ -61,6 +61,18 @@ check("a draft shows as virtual lines and is cleared when done", function()
   assert(#vim.api.nvim_buf_get_extmarks(buf, draft.ns, 0, -1, {}) == 0)
 end)
 
+check("completion confidence in the status line and the ghost text's highlight", function()
+  local status, inline = require("instant_edit.status"), require("instant_edit.inline")
+  require("instant_edit.config").set({ notify_status = false })
+  status.handler(nil, { state = "ready", model = "m", device = "cpu" })
+  status.confidence_handler(nil, { confidence = 0.25, refused = vim.NIL, offered = true })
+  assert(status.line() == "ready: m on cpu | completion 0.25", status.line())
+  assert(inline.hl_for(0.25) == "InstantEditGhostLow" and inline.hl_for(0.75) == "InstantEditGhost")
+  status.confidence_handler(nil, { confidence = 0.1, refused = "confidence", offered = false })
+  assert(status.line() == "ready: m on cpu | completion withheld (confidence, 0.10)", status.line())
+  status.confidence = nil
+end)
+
 check("status line and commands exist before setup", function()
   local status = require("instant_edit.status")
   require("instant_edit.config").set({ notify_status = false })

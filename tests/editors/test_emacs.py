@@ -18,6 +18,8 @@ from editor_harness import (
     unchanged_outside,
 )
 
+from lsp_server import spans
+
 SCENARIO = Path(__file__).resolve().parent / "emacs_scenario.el"
 TIMEOUT_S = 120
 TITLES = ["Regenerate selection", "Repair selection", "Fill placeholders"]
@@ -42,9 +44,13 @@ def test_emacs_eglot_code_action_and_rewrite(project, tmp_path):
     before, after_action = out["before"].splitlines(), out["after_action"].splitlines()
     # The server may answer "nothing changed" when the model keeps the text; either way only the range may change.
     assert unchanged_outside(before, after_action, *REPAIR_LINES), "the code action touched lines outside its range"
+    # Whatever was applied adds no syntax error (the sample has one of its own, "retrun", which does not count).
+    assert spans.edit_adds_errors(out["before"], out["after_action"], "python") is False, out["after_action"]
     rewrite = out["rewrite"]
     assert isinstance(rewrite["applied"], bool) and isinstance(rewrite["message"], str), rewrite
     # Saving in python-mode adds a final newline (require-final-newline): that is Emacs, not the rewrite.
     changed = out["after"].rstrip("\n") != out["after_action"].rstrip("\n")
     assert changed == rewrite["applied"], rewrite
+    if rewrite["applied"]:
+        assert spans.edit_adds_errors(out["after_action"], out["after"], "python") is False, out["after"]
     assert project.file.read_text() == out["after"], "the saved file differs from the buffer"

@@ -12,6 +12,7 @@ from editor_harness import (
     INSTRUCTION,
     REPAIR_LINES,
     REWRITE_LINES,
+    SAMPLE,
     check_server,
     find_nvim,
     require,
@@ -21,10 +22,17 @@ from editor_harness import (
     unchanged_outside,
 )
 
+from lsp_server import spans
+
 HERE = EDITORS.parent / "tests" / "editors"
 SCENARIO = HERE / "nvim_scenario.lua"
 TIMEOUT_S = 150
 CODE_ACTION_TITLES = {"Regenerate selection", "Repair selection", "Fill placeholders"}
+
+
+def _adds_errors(before: list[str], after: list[str]) -> bool:
+    """Whether the edit from `before` to `after` added parse-error regions (the sample is mid-edit: it has one)."""
+    return spans.edit_adds_errors("\n".join(before) + "\n", "\n".join(after) + "\n", "python") is True
 
 
 def _check_command_step(step: dict, first: int, last: int) -> None:
@@ -37,6 +45,7 @@ def _check_command_step(step: dict, first: int, last: int) -> None:
     if result["applied"]:
         assert step["after"] != step["before"], "server said applied but the buffer did not change"
         assert unchanged_outside(step["before"], step["after"], first, last), step
+        assert not _adds_errors(step["before"], step["after"]), step  # what was applied adds no syntax error
     else:
         assert step["after"] == step["before"], "server said not applied but the buffer changed"
 
@@ -51,7 +60,7 @@ def test_neovim_plugin_units(tmp_path):
     except subprocess.TimeoutExpired as e:
         pytest.fail(f"nvim did not finish within 30 s: {e.stdout} {e.stderr}")
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert proc.stdout.count("ok ") == 6, proc.stdout
+    assert proc.stdout.count("ok ") == 7, proc.stdout
 
 
 @pytest.mark.slow
@@ -83,20 +92,41 @@ def test_neovim_repair_rewrite_action_and_inline(project, tmp_path):
     rewrite_lines = REWRITE_LINES if repair_kept_lines else (1, len(steps["rewrite"]["before"]))
     _check_command_step(steps["rewrite"], *rewrite_lines)
     _check_command_step(steps["translate"], 1, 2)
+    # Regenerate under a floor no answer reaches: refused, the buffer untouched, the edit kept for "apply anyway";
+    # applied when asked, then undone before the other steps.
+    regenerate = steps["regenerate"]
+    first, last = (int(n) for n in regenerate["range"].split(","))
+    _check_command_step(regenerate, first, last)
+    assert regenerate["before"] == SAMPLE.split("\n")
+    assert regenerate["result"]["applied"] is False and regenerate["result"]["refused"] == "confidence", regenerate
+    assert regenerate["result"]["applyAnyway"]["title"].startswith("Apply anyway (low confidence")
+    assert regenerate["withheld"] is True
+    anyway = steps["apply_anyway"]
+    assert anyway["error"] is None and anyway["result"]["applied"] is True, anyway
+    assert anyway["after"] != anyway["before"] and anyway["before"] == regenerate["after"]
+    assert unchanged_outside(anyway["before"], anyway["after"], first, last), anyway
+    assert anyway["undone"] == SAMPLE.split("\n")
     action = steps["code_action"]
     assert action["title"] in CODE_ACTION_TITLES, action["title"]
     assert action["resolved"] == "complete", action
     assert unchanged_outside(action["before"], action["after"], 1, 2), action
+    assert not _adds_errors(action["before"], action["after"]), action
 
     # What Neovim wrote is what the buffer held: every edit went through the editor, then :write.
     assert project.file.read_text().splitlines() == out["final"]
     assert "instant-edit" in out["health"] and "ERROR" not in out["health"], out["health"]
 
     inline = steps["inline"]
+    # The answer's confidence (or why it was withheld) reaches the status line, whether or not text was offered.
+    assert "| completion " in steps["inline_status"], steps["inline_status"]
     if inline["why_not"] == "no suggestion":  # the server answered, with an empty list
-        pytest.xfail("the model returned no inline suggestion, so accepting one could not be exercised")
+        pytest.xfail(
+            "the server offered no inline suggestion (" + steps["inline_status"] + "), so accepting one could not "
+            "be exercised"
+        )
     assert inline["shown"], f"no inline completion shown: {inline['why_not']}"
     assert inline["visible"] and inline["accepted"], inline
     row = inline["line"] - 1
     assert inline["after"][row].startswith(inline["before"][row]), "accepting must keep what was typed"
     assert inline["after"] != inline["before"], "accepting the suggestion inserted nothing"
+    assert not _adds_errors(inline["before"], inline["after"]), inline

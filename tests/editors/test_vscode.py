@@ -27,6 +27,8 @@ from editor_harness import (
     unchanged_outside,
 )
 
+from lsp_server import spans
+
 HERE = Path(__file__).resolve().parent
 EXTENSION = EDITORS / "vscode"
 CODE_SERVER = EDITORS_DIR / "node_modules" / ".bin" / "code-server"
@@ -191,6 +193,8 @@ def _check(out: dict, file: Path) -> None:
     if action["has_edit"]:
         assert action["applied"] and action["after"] != action["before"], action
         assert unchanged_outside(action["before"].splitlines(), action["after"].splitlines(), 1, 2)
+        # What was applied adds no syntax error (the sample has one of its own, "retrun", which does not count).
+        assert spans.edit_adds_errors(action["before"], action["after"], "python") is False, action
     else:
         assert action["after"] == action["before"], "no edit came back, yet the document changed"
 
@@ -199,6 +203,10 @@ def _check(out: dict, file: Path) -> None:
     assert result is not None and isinstance(result["applied"], bool) and isinstance(result["message"], str), rewrite
     assert rewrite["drafts"] >= 1, "no instantEdit/draft notification reached the extension"
     assert (rewrite["after"] != rewrite["before"]) == result["applied"], rewrite
+    if result["applied"]:
+        assert spans.edit_adds_errors(rewrite["before"], rewrite["after"], "python") is False, rewrite
+    elif result.get("refused"):  # refused: untouched (above), and the reason and the second action come along
+        assert result.get("applyAnyway", {}).get("title", "").startswith("Apply anyway"), result
 
     assert out["saved"] and file.read_text() == out["final"]
     missing = steps["missing_server"]
@@ -210,6 +218,7 @@ def _check(out: dict, file: Path) -> None:
     assert inline["accepted"], f"no inline completion was accepted: {inline['error']}"
     row = inline["line"] - 1
     assert inline["after"].splitlines()[row].startswith(inline["before"].splitlines()[row])
+    assert spans.edit_adds_errors(inline["before"], inline["after"], "python") is False, inline
 
 
 def test_vscode_extension_unit_tests():

@@ -58,6 +58,7 @@ class Session:
         self.root = root
         self.drafts: list[dict] = []
         self.statuses: list[dict] = []
+        self.confidences: list[dict] = []  # instantEdit/confidence notifications (inline completions)
         self.applied: list[types.ApplyWorkspaceEditParams] = []
         self.texts: dict[str, str] = {}
         self.encoding = positions.UTF16
@@ -169,6 +170,10 @@ def session(client: LanguageClient, tmp_path: Path) -> Session:
     @client.feature("instantEdit/status")
     def on_status(params):
         s.statuses.append(_plain(params))
+
+    @client.feature("instantEdit/confidence")
+    def on_confidence(params):
+        s.confidences.append(_plain(params))
 
     @client.feature(types.WORKSPACE_APPLY_EDIT)
     def on_apply(params: types.ApplyWorkspaceEditParams):

@@ -6,6 +6,8 @@ import pytest
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException
 
+from lsp_server import spans
+
 CONTENT_MODIFIED = -32801
 
 pytestmark = pytest.mark.asyncio
@@ -25,6 +27,7 @@ async def test_initialize_advertises_the_contract(session):
         "instantEdit.fill",
         "instantEdit.rewrite",
         "instantEdit.translate",
+        "instantEdit.applyAnyway",  # a refused edit, applied only when the user asks explicitly
     }
     assert caps.text_document_sync.change == types.TextDocumentSyncKind.Incremental
     assert caps.position_encoding == types.PositionEncodingKind.Utf16
@@ -97,7 +100,8 @@ async def test_each_command_answers_with_a_message_and_a_consistent_edit(session
     reply = await session.client.workspace_execute_command_async(
         types.ExecuteCommandParams(command=command, arguments=[{"uri": uri, "range": _json(rng), **extra}])
     )
-    assert set(reply) == {"applied", "message", "flagged"} and reply["message"].strip()
+    assert set(reply) == {"applied", "message", "flagged", "refused", "confidence", "applyAnyway"}
+    assert reply["message"].strip() and (reply["refused"] is None) == (reply["applyAnyway"] is None)
     if command in ("instantEdit.rewrite", "instantEdit.translate"):
         assert "infill-only" in reply["message"]  # the embedded model has no chat template: say so
     assert len(session.applied) == (1 if reply["applied"] else 0)
@@ -105,6 +109,7 @@ async def test_each_command_answers_with_a_message_and_a_consistent_edit(session
         edits = session.applied[0].edit.document_changes[0].edits
         new_text = session.apply(uri, edits)
         assert new_text[:start] == sample[:start]
+        assert spans.edit_adds_errors(sample, new_text, "python") is False, new_text
     assert session.drafts[-1]["done"] is True
 
 

@@ -165,11 +165,23 @@ def test_latest_wins_and_load_errors():
         for job in (first, queued):
             with pytest.raises(Cancelled, match="superseded"):
                 job.future.result(10)
+        # A switch that fails keeps the loaded model serving, and the state names the failure.
+        sched.load("/no/such/folder", "broken")
+        still = sched.submit(lambda e, s: f"ran on {e.device}")
+        assert still.future.result(10) == "ran on cpu"
+        assert [s.state for s in states] == ["loading", "ready", "loading", "ready"]
+        assert "/no/such/folder" in states[-1].failure and "still serving" in states[-1].message
+    finally:
+        sched.close()
+    # With no model loaded before, the same failure leaves nothing to serve: requests fail with the reason.
+    states.clear()
+    sched = Scheduler(lambda folder: model.load(folder, device="cpu"), states.append)
+    try:
         sched.load("/no/such/folder", "broken")
         failed = sched.submit(lambda e, s: "no")
         with pytest.raises(ModelUnavailable, match="/no/such/folder"):
             failed.future.result(10)
-        assert [s.state for s in states] == ["loading", "ready", "loading", "error"]
+        assert [s.state for s in states] == ["loading", "error"]
     finally:
         sched.close()
 

@@ -3,7 +3,10 @@ import * as vscode from "vscode";
 import { LanguageClient } from "vscode-languageclient/node";
 import { registerActions } from "./common/commands";
 import { DraftView } from "./common/draft";
-import { CommandResult, DRAFT_NOTIFICATION, DraftParams, STATUS_NOTIFICATION, StatusParams } from "./common/protocol";
+import {
+  CONFIDENCE_NOTIFICATION, CommandResult, ConfidenceParams, DRAFT_NOTIFICATION, DraftParams, STATUS_NOTIFICATION,
+  StatusParams,
+} from "./common/protocol";
 import { startServer } from "./common/server";
 import { ExtensionSettings, initializationOptions, needsRestart, readSettings } from "./common/settings";
 import { StatusBar } from "./common/statusBar";
@@ -40,6 +43,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<Instan
       beforeStart: (c) => {
         c.onNotification(DRAFT_NOTIFICATION, (p: DraftParams) => drafts.show(p));
         c.onNotification(STATUS_NOTIFICATION, (p: StatusParams) => statusBar.update(p));
+        c.onNotification(CONFIDENCE_NOTIFICATION, (p: ConfidenceParams) => statusBar.completion(p));
       },
     });
   };

@@ -1,5 +1,5 @@
 ---The editing commands: each sends `workspace/executeCommand`; the server applies the edit itself.
-local M = { last_result = nil }
+local M = { last_result = nil, withheld = nil }
 
 M.NAME = "instant_edit"
 M.LANGUAGES = { "python", "javascript", "typescript", "lua", "c", "cpp", "rust", "go", "java", "ruby", "bash" }
@@ -59,10 +59,16 @@ function M.run(command, opts)
   local params = { command = command, arguments = M.arguments(client, buf, start, finish, opts.extra) }
   client:request("workspace/executeCommand", params, function(err, result)
     M.last_result = { err = err, result = result }
+    local anyway = type(result) == "table" and type(result.applyAnyway) == "table" and result.applyAnyway or nil
+    if command ~= "instantEdit.applyAnyway" then
+      M.withheld = anyway and { client = client, buf = buf, args = anyway } or nil
+    end
     if err then
       notify(command .. " failed: " .. (err.message or vim.inspect(err)), vim.log.levels.ERROR)
     elseif type(result) == "table" and result.message and result.message ~= "" then
-      notify(result.message, result.flagged and vim.log.levels.WARN or vim.log.levels.INFO)
+      local hint = anyway and ("\n:InstantEditApplyAnyway to " .. anyway.title:lower()) or ""
+      local warn = result.flagged or (result.refused and result.refused ~= vim.NIL)
+      notify(result.message .. hint, warn and vim.log.levels.WARN or vim.log.levels.INFO)
     end
     if opts.done then
       opts.done(result, err)
@@ -80,9 +86,37 @@ local function ranged(command, extra_of)
   end
 end
 
+---Apply the edit the server last refused (it does not parse, or the model rated it unlikely): only on request.
+---@param done fun(result: table|nil, err: table|nil)|nil
+function M.apply_anyway(done)
+  local held = M.withheld
+  if not held then
+    notify("no refused edit to apply", vim.log.levels.WARN)
+    if done then
+      done(nil, { message = "no refused edit to apply" })
+    end
+    return
+  end
+  M.withheld = nil
+  held.client:request("workspace/executeCommand", { command = "instantEdit.applyAnyway", arguments = { held.args } },
+    function(err, result)
+      M.last_result = { err = err, result = result }
+      if err then
+        notify("apply anyway failed: " .. (err.message or vim.inspect(err)), vim.log.levels.ERROR)
+      elseif type(result) == "table" and result.message then
+        notify(result.message, vim.log.levels.WARN)
+      end
+      if done then
+        done(result, err)
+      end
+    end, held.buf)
+end
+
 ---Create the user commands (idempotent).
 function M.create()
   local create = vim.api.nvim_create_user_command
+  create("InstantEditApplyAnyway", function() M.apply_anyway() end,
+    { desc = "instant-edit: apply the edit the server refused (does not parse / low confidence)" })
   create("InstantEdit", function(cmd)
     if cmd.args ~= "" then
       M.run("instantEdit.rewrite", { line1 = cmd.line1, line2 = cmd.line2, range = cmd.range,

@@ -15,6 +15,10 @@ M.defaults = {
     maxSteps = 0,
     contextTokens = 512,
     inlineCompletion = true,
+    -- The gates (:help instant_edit-gates); nil keeps the server's measured defaults.
+    regenerateFloor = nil, -- Regenerate offers nothing under this confidence (0 = off)
+    completionFloor = nil, -- typing-triggered ghost text likewise; explicit requests always answer
+    repairMargin = nil, -- Repair reopens a token only this many nats below the model's best alternative
   },
   inline = {
     enabled = true,
@@ -23,6 +27,9 @@ M.defaults = {
     accept_key = "<Tab>", -- falls through to a normal <Tab> when no suggestion is shown
     dismiss_key = "<C-]>",
     hl_group = "InstantEditGhost",
+    -- Ghost text the model is unsure of (confidence under low_confidence) is drawn with this group instead.
+    hl_group_low = "InstantEditGhostLow",
+    low_confidence = 0.5,
   },
   draft = { enabled = true, hl_group = "InstantEditDraft" },
   -- vim.notify on server state changes (loading / ready / error).

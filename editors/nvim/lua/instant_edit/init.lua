@@ -22,6 +22,7 @@ function M.lsp_config(opts)
     handlers = {
       ["instantEdit/draft"] = require("instant_edit.draft").handler,
       ["instantEdit/status"] = require("instant_edit.status").handler,
+      ["instantEdit/confidence"] = require("instant_edit.status").confidence_handler,
     },
   }
   return vim.tbl_deep_extend("force", cfg, opts.lsp or {})
@@ -29,6 +30,7 @@ end
 
 local function highlights()
   vim.api.nvim_set_hl(0, "InstantEditGhost", { default = true, link = "Comment" })
+  vim.api.nvim_set_hl(0, "InstantEditGhostLow", { default = true, link = "DiagnosticUnnecessary" })
   vim.api.nvim_set_hl(0, "InstantEditDraft", { default = true, link = "DiffChange" })
 end
 

@@ -64,9 +64,19 @@ local function ghost_of(buf, item, text, row, col, enc)
   return vim.startswith(text, typed) and text:sub(#typed + 1) or text
 end
 
+---The highlight for ghost text: the low-confidence group when the server rated this completion unsure.
+function M.hl_for(confidence)
+  local opts = config.options.inline
+  if type(confidence) == "number" and confidence < (opts.low_confidence or 0) then
+    return opts.hl_group_low or opts.hl_group
+  end
+  return opts.hl_group
+end
+
 local function show(buf, row, col, ghost)
   local lines = vim.split(ghost, "\n", { plain = true })
-  local hl = config.options.inline.hl_group
+  local c = require("instant_edit.status").confidence
+  local hl = M.hl_for(c and c.confidence)
   local mark = { virt_text = { { lines[1], hl } }, virt_text_pos = "inline" }
   if #lines > 1 then
     mark.virt_lines = vim.tbl_map(function(l) return { { l, hl } } end, vim.list_slice(lines, 2))

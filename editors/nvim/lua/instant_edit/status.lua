@@ -1,7 +1,7 @@
 ---Server state from `instantEdit/status` notifications: notify and a statusline string.
 local config = require("instant_edit.config")
 
-local M = { state = "stopped", model = nil, device = nil, message = nil }
+local M = { state = "stopped", model = nil, device = nil, message = nil, confidence = nil }
 
 local LEVEL = { loading = vim.log.levels.INFO, ready = vim.log.levels.INFO, error = vim.log.levels.ERROR }
 
@@ -19,6 +19,29 @@ function M.handler(_, params, _)
   end
 end
 
+---Handler for `instantEdit/confidence`: how sure the model was of the last inline completion (or why it
+---was withheld). Kept for the status line; nothing pops up while typing.
+function M.confidence_handler(_, params, _)
+  if type(params) ~= "table" then
+    return
+  end
+  M.confidence = params
+end
+
+---The last completion's confidence as a short text, e.g. "completion 0.42" or "completion withheld (syntax)".
+---@return string|nil
+function M.confidence_line()
+  local c = M.confidence
+  if not c then
+    return nil
+  end
+  local value = type(c.confidence) == "number" and string.format("%.2f", c.confidence) or "-"
+  if c.refused and c.refused ~= vim.NIL then
+    return "completion withheld (" .. c.refused .. ", " .. value .. ")"
+  end
+  return "completion " .. value
+end
+
 ---One short line, e.g. "ready: default on cpu", for a statusline.
 ---@return string
 function M.line()
@@ -28,6 +51,10 @@ function M.line()
   end
   if M.message and M.message ~= "" and M.state == "error" then
     text = text .. " (" .. M.message .. ")"
+  end
+  local confidence = M.confidence_line()
+  if confidence then
+    text = text .. " | " .. confidence
   end
   return text
 end

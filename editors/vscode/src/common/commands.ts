@@ -1,7 +1,9 @@
 /** The editor commands: each asks the server to run an action on the selection; the server applies the edit. */
 import * as vscode from "vscode";
 import { LanguageClient } from "vscode-languageclient/node";
-import { ACTIONS, ClientCommand, CommandResult, LANGUAGES, commandArguments, toCommandResult } from "./protocol";
+import {
+  ACTIONS, APPLY_ANYWAY_COMMAND, ClientCommand, CommandResult, LANGUAGES, commandArguments, toCommandResult,
+} from "./protocol";
 
 export interface CommandContext {
   client: () => LanguageClient | undefined;
@@ -55,8 +57,11 @@ async function runAction(ctx: CommandContext, id: ClientCommand, given: unknown)
     const answer = await client.sendRequest("workspace/executeCommand", { command: ACTIONS[id], arguments: args });
     const result = toCommandResult(answer);
     ctx.record(result);
-    if (result.message) {
-      const show = result.flagged ? vscode.window.showWarningMessage : vscode.window.showInformationMessage;
+    if (result.applyAnyway) {
+      void offerApplyAnyway(ctx, client, result);
+    } else if (result.message) {
+      const show = result.flagged || result.refused ? vscode.window.showWarningMessage
+        : vscode.window.showInformationMessage;
       void show(result.message);
     }
     return result;
@@ -68,6 +73,20 @@ async function runAction(ctx: CommandContext, id: ClientCommand, given: unknown)
   } finally {
     ctx.busy(undefined);
   }
+}
+
+/** A refused edit: say why, and apply it only if the user picks the clearly labelled second action. */
+async function offerApplyAnyway(ctx: CommandContext, client: LanguageClient, result: CommandResult): Promise<void> {
+  const anyway = result.applyAnyway!;
+  const picked = await vscode.window.showWarningMessage(result.message, anyway.title);
+  if (picked !== anyway.title) {
+    return;
+  }
+  const { title: _title, ...args } = anyway;
+  const answer = await client.sendRequest("workspace/executeCommand", { command: APPLY_ANYWAY_COMMAND, arguments: [args] });
+  const forced = toCommandResult(answer);
+  ctx.record(forced);
+  void vscode.window.showWarningMessage(forced.message);
 }
 
 /** Register the five action commands; each returns the server's CommandResult (or undefined when cancelled). */

@@ -28,15 +28,41 @@ export interface StatusParams {
   message?: string | null;
 }
 
+/** The arguments of instantEdit.applyAnyway for an edit the server refused, and the action's label. */
+export interface ApplyAnyway {
+  uri: string;
+  version: number;
+  id: string;
+  title: string;
+}
+
 /** The answer of every instantEdit.* workspace/executeCommand. */
 export interface CommandResult {
   applied: boolean;
   message: string;
   flagged: boolean;
+  /** Why nothing was applied although the model answered: "syntax" (it would add a syntax error) or "confidence". */
+  refused?: string;
+  /** The model's confidence in its text (the lowest commit probability of its tokens). */
+  confidence?: number;
+  /** Present when a refused edit may still be applied on explicit request. */
+  applyAnyway?: ApplyAnyway;
+}
+
+/** `instantEdit/confidence`: how sure the model was of an inline completion, or why it was withheld. */
+export interface ConfidenceParams {
+  uri: string;
+  explicit: boolean;
+  confidence: number | null;
+  refused: string | null;
+  message: string;
+  offered: boolean;
 }
 
 export const DRAFT_NOTIFICATION = "instantEdit/draft";
 export const STATUS_NOTIFICATION = "instantEdit/status";
+export const CONFIDENCE_NOTIFICATION = "instantEdit/confidence";
+export const APPLY_ANYWAY_COMMAND = "instantEdit.applyAnyway";
 
 /** Client command id -> server command name. Different ids: the language client registers the server's own. */
 export const ACTIONS = {
@@ -65,11 +91,22 @@ export function toCommandResult(value: unknown): CommandResult {
   if (value && typeof value === "object") {
     const v = value as Record<string, unknown>;
     if (typeof v.applied === "boolean") {
-      return {
+      const result: CommandResult = {
         applied: v.applied,
         message: typeof v.message === "string" ? v.message : "",
         flagged: v.flagged === true,
       };
+      if (typeof v.refused === "string") {
+        result.refused = v.refused;
+      }
+      if (typeof v.confidence === "number") {
+        result.confidence = v.confidence;
+      }
+      const anyway = v.applyAnyway as Record<string, unknown> | null | undefined;
+      if (anyway && typeof anyway.id === "string" && typeof anyway.title === "string" && typeof anyway.uri === "string") {
+        result.applyAnyway = { uri: anyway.uri, version: Number(anyway.version), id: anyway.id, title: anyway.title };
+      }
+      return result;
     }
   }
   return { applied: false, message: `instant-edit: unexpected answer from the server: ${JSON.stringify(value)}`, flagged: true };
@@ -96,4 +133,13 @@ export function draftSummary(text: string, step: number, width = 80): string {
   const flat = text.replace(/\s+/g, " ").trim();
   const cut = flat.length > width ? flat.slice(0, width - 1) + "…" : flat;
   return `  ⟳ step ${step}: ${cut}`;
+}
+
+/** Status bar suffix for the last inline completion: its confidence, or why it was withheld. */
+export function confidenceText(p: ConfidenceParams | undefined): string {
+  if (!p) {
+    return "";
+  }
+  const value = typeof p.confidence === "number" ? p.confidence.toFixed(2) : "-";
+  return p.refused ? `completion withheld (${p.refused}, ${value})` : `completion ${value}`;
 }

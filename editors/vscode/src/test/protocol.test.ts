@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { ACTIONS, LANGUAGES, commandArguments, draftSummary, statusText, toCommandResult } from "../common/protocol";
+import {
+  ACTIONS, LANGUAGES, commandArguments, confidenceText, draftSummary, statusText, toCommandResult,
+} from "../common/protocol";
 
 const range = { start: { line: 1, character: 0 }, end: { line: 2, character: 4 } };
 
@@ -41,4 +43,23 @@ test("draft summary is one line, cut to the width", () => {
   assert.match(s, /step 3: def f\(x\): return/);
   assert.ok(s.endsWith("…"));
   assert.ok(LANGUAGES.includes("python") && LANGUAGES.includes("rust"));
+});
+
+test("a refused answer keeps why, the confidence and the apply-anyway arguments", () => {
+  const anyway = { uri: "file:///a.py", version: 3, id: "w0", title: "Apply anyway (does not parse)" };
+  const r = toCommandResult({ applied: false, message: "not applied", flagged: true, refused: "syntax",
+                              confidence: 0.25, applyAnyway: anyway });
+  assert.deepEqual(r, { applied: false, message: "not applied", flagged: true, refused: "syntax", confidence: 0.25,
+                        applyAnyway: anyway });
+  const plain = toCommandResult({ applied: true, message: "ok", flagged: false, refused: null, applyAnyway: null });
+  assert.equal(plain.refused, undefined);
+  assert.equal(plain.applyAnyway, undefined);
+});
+
+test("completion confidence text for the status bar", () => {
+  const base = { uri: "file:///a.py", explicit: true, message: "", offered: true };
+  assert.equal(confidenceText({ ...base, confidence: 0.4213, refused: null }), "completion 0.42");
+  assert.equal(confidenceText({ ...base, confidence: 0.1, refused: "confidence", offered: false }),
+    "completion withheld (confidence, 0.10)");
+  assert.equal(confidenceText(undefined), "");
 });

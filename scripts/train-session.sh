@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# One session's share of the embedded model's training: continue the last committed run on one core.
+#   bash scripts/train-session.sh MINUTES [OUT]      (OUT: default runs/session)
+# The run resumes model/weights/candidate when it is committed, else the shipped model (instant-edit train
+# --resume). Afterwards: instant-edit eval --model OUT ... and commit OUT's model into model/weights/candidate
+# (or over model/weights/default when it beats the shipped model), with its runs.jsonl and card.
+set -euo pipefail
+minutes=${1:?usage: train-session.sh MINUTES [OUT]}
+out=${2:-runs/session}
+# One thread: on a busy 2-core machine two threads run slower than one.
+OMP_NUM_THREADS=1 exec nice -n 10 instant-edit train --out "$out" --resume --minutes "$minutes"
