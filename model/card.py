@@ -58,7 +58,9 @@ def _eval_lines(results: dict | None) -> list[str]:
              "|---|---|---|---|---|---|---|"]
     for kind, by_sampler in results.items():
         for name, m in by_sampler.items():
-            if name == "likelihood":  # not a sampler: one-pass scores, in the recipe comparison
+            if name == "likelihood":  # not a sampler: one-pass scores of the true span (eval --likelihood)
+                lines.append(f"| {kind} | true span, one pass | {m['cases']} | hole CE {m['hole_ce']:.3f} | "
+                             f"token accuracy {m['token_accuracy']:.1%} | | |")
                 continue
             lines.append(
                 f"| {kind} | {name} | {m['cases']} | {m['exact_match']:.1%} | {m['edit_similarity']:.3f} | "
