@@ -163,17 +163,22 @@ def make_ar_batch(tok: CodeTokenizer, sampler: FileSampler, cfg: TrainConfig, rn
         ids = examples.window_example(tok, sampler.draw().text, cfg.seq_len, rng)
         if len(ids) >= 16:
             rows.append(ids)
+    ids, key_mask = pad_rows(rows, tok.special.pad)
+    select = shift_selection(key_mask)  # every real position that has a real token after it
+    targets = ids[:, 1:][key_mask[:, 1:]]
+    weights = torch.full((len(targets),), len(rows) / len(targets))  # the mean over tokens, per row as below
+    return {"ids": ids, "key_mask": key_mask, "select": select, "targets": targets, "weights": weights}
+
+
+def pad_rows(rows: list[list[int]], pad: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Right-pad rows of ids into a (B, T) batch; the key mask marks the real positions."""
     width = max(map(len, rows))
-    ids = torch.full((len(rows), width), tok.special.pad, dtype=torch.long)
+    ids = torch.full((len(rows), width), pad, dtype=torch.long)
     key_mask = torch.zeros((len(rows), width), dtype=torch.bool)
     for i, row in enumerate(rows):
         ids[i, : len(row)] = torch.tensor(row)
         key_mask[i, : len(row)] = True
-    select = torch.zeros_like(key_mask)
-    select[:, :-1] = key_mask[:, 1:]
-    targets = ids[:, 1:][key_mask[:, 1:]]
-    weights = torch.full((len(targets),), len(rows) / len(targets))  # the mean over tokens, per row as below
-    return {"ids": ids, "key_mask": key_mask, "select": select, "targets": targets, "weights": weights}
+    return ids, key_mask
 
 
 def mask_rows(rows, pad: int, mask: int, cfg: TrainConfig, rng: random.Random, tokens_seen: int):
@@ -186,14 +191,11 @@ def mask_rows(rows, pad: int, mask: int, cfg: TrainConfig, rng: random.Random, t
     curricula = recipe.curricula
     t_max = next((t for limit, t in cfg.mask_curriculum if tokens_seen < limit), 1.0) if curricula else 1.0
     elbo = tokens_seen >= cfg.elbo_weighting_from or not curricula
-    width = max(len(r[0]) for r in rows)
-    ids = torch.full((len(rows), width), pad, dtype=torch.long)
-    key_mask = torch.zeros((len(rows), width), dtype=torch.bool)
+    ids, key_mask = pad_rows([row for row, _ in rows], pad)
+    width = ids.shape[1]
     masked = torch.zeros((len(rows), width), dtype=torch.bool)
     weight = torch.zeros((len(rows), width))
-    for i, (row, regions) in enumerate(rows):
-        ids[i, : len(row)] = torch.tensor(row)
-        key_mask[i, : len(row)] = True
+    for i, (_, regions) in enumerate(rows):
         t = rng.uniform(0.05, t_max)
         area = torch.zeros(width, dtype=torch.bool)
         for start, length in regions:
