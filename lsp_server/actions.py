@@ -29,6 +29,9 @@ COMPLETION_FLOOR = 0.5
 REPAIR_MARGIN = 8.0
 GUARD_MARGIN = 0.0  # inside a region that does not parse, reopen every token that is not the model's first choice
 APPLY_ANYWAY = "Apply anyway (does not parse)"
+# A typing-triggered hole is answered empty after one model call when ending there is at least this likely:
+# more likely than everything else together.
+TYPING_EMPTY_ABOVE = 0.5
 
 
 @dataclass(frozen=True)
@@ -342,6 +345,14 @@ def explicit(opts: Options) -> Options:
     return replace(opts, sampler=replace(opts.sampler, min_tokens=1))
 
 
+def typing(opts: Options) -> Options:
+    """Options for a typing-triggered completion, where an early "no" is the common answer: the denoising stops
+    as soon as the answer falls under the completion floor (it would be withheld anyway), and after the first
+    model call when the model reads the hole as empty (`TYPING_EMPTY_ABOVE`)."""
+    sampler = replace(opts.sampler, give_up_below=opts.gates.completion_floor, empty_above=TYPING_EMPTY_ABOVE)
+    return replace(opts, sampler=sampler)
+
+
 def complete(engine, request: InfillRequest, opts: Options, hooks: Hooks = Hooks()) -> str:
     """Inline completion: the text to insert (one line when the request is single-line), ungated."""
     text = engine.infill(request, opts.sampler, **_kw(hooks, opts)).text
@@ -349,10 +360,20 @@ def complete(engine, request: InfillRequest, opts: Options, hooks: Hooks = Hooks
 
 
 def complete_gated(
-    engine, target: Target, request: InfillRequest, opts: Options, floor: float, hooks: Hooks = Hooks()
+    engine,
+    target: Target,
+    request: InfillRequest,
+    opts: Options,
+    floor: float,
+    hooks: Hooks = Hooks(),
+    fix_syntax: bool = False,
 ) -> Completion:
     """Inline completion at the target's (empty) span through the gates: nothing is offered when the model's
-    confidence is under `floor` (0: no floor) or when inserting the text would add a syntax error."""
+    confidence is under `floor` (0: no floor) or when inserting the text would add a syntax error.
+
+    `fix_syntax` (explicit requests, which should answer): text that adds a syntax error first gets the syntax
+    guard's re-denoising rounds; only what still breaks the file is withheld.
+    """
     result = engine.infill(request, opts.sampler, **_kw(hooks, opts))
     text = trim_completion(result.text, request.single_line)
     confidence = result.min_confidence if text else None
@@ -361,6 +382,12 @@ def complete_gated(
     if floor > 0 and confidence < floor:
         msg = f"completion withheld: confidence {confidence:.2f} is under the floor {floor:.2f}"
         return Completion("", confidence, "confidence", msg)
+    if fix_syntax and added_errors(target, text):
+        fixed, flagged, rounds = guard(engine, target, opts, text, hooks)
+        fixed = trim_completion(fixed, request.single_line)
+        if fixed and not flagged and not added_errors(target, fixed):
+            note = f"; the syntax guard re-denoised {rounds} time{'s' if rounds != 1 else ''}"
+            return Completion(fixed, confidence, "", f"completion (confidence {confidence:.2f}){note}")
     if added_errors(target, text):
         return Completion("", confidence, "syntax", "completion withheld: it would add a syntax error")
     return Completion(text, confidence, "", f"completion (confidence {confidence:.2f})")

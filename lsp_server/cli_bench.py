@@ -14,7 +14,11 @@ def run(args: argparse.Namespace) -> int:
     # Every mode loads its model through model.load, some in child processes or a server: the environment
     # reaches them all.
     os.environ["INSTANT_EDIT_DTYPE"] = args.dtype
-    if args.lsp:
+    if args.lsp and args.typing:
+        from lsp_server.bench_typing import run_typing_bench
+
+        report = run_typing_bench(args)
+    elif args.lsp:
         from lsp_server.bench_lsp import run_lsp_bench
 
         report = run_lsp_bench(args)
@@ -56,10 +60,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--spans", type=int, default=100, help="held-out spans to run (--convert: units)")
     p.add_argument("--requests", type=int, default=30, help="--lsp: completion requests to time")
     p.add_argument("--warmup", type=int, default=3, help="--lsp: untimed requests first")
+    p.add_argument("--typing", action="store_true", help="--lsp: replay typing a held-out file, then accepts")
+    p.add_argument("--busy", action="store_true", help="--lsp --typing: keep one core busy meanwhile")
+    p.add_argument("--key-ms", type=float, default=60, help="--typing: milliseconds between keys")
+    p.add_argument("--read-ms", type=float, default=250, help="--typing: time between a suggestion and its accept")
+    p.add_argument("--accept-cases", type=int, default=20, help="--typing: accepts to replay")
+    p.add_argument("--typing-chars", type=int, default=400, help="--typing: characters to type")
+    p.add_argument("--debounce-ms", type=float, default=None, help="--typing: the server's debounce (default: auto)")
     p.add_argument("--kind", default="line", help="span kind: line, line_tail, lines, syntax, random")
     p.add_argument("--context", type=int, default=512, help="context tokens around the span")
     p.add_argument("--threshold", type=float, default=0.9)
-    p.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
+    p.add_argument("--threads", type=int, default=0, help="torch threads (0: default; --typing: the server's)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--tiny", action="store_true", help="--gpu: tiny shapes, runs on the CPU")
     p.add_argument(  # the names are model.bench.SHAPES; not imported here, so `--help` stays free of torch

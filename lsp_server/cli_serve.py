@@ -22,7 +22,7 @@ def parse_address(text: str) -> tuple[str, int]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from lsp_server.server import build_server
+    from lsp_server.app import build_server
 
     logging.basicConfig(
         level=getattr(logging, args.log_level.upper()),

@@ -8,12 +8,12 @@ from pathlib import Path
 from typing import Any
 
 from lsprotocol import types
-from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
+from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams, JsonRpcRequestCancelled
 from pygls.uris import to_fs_path
 
 from lsp_server import actions, positions, spans
 from lsp_server import settings as settings_mod
-from lsp_server.actions import Target
+from lsp_server.completions import Answer, Superseded
 from lsp_server.server import REQUEST_FAILED, Document, InstantEditServer, StaleVersion, document_from
 from lsp_server.spans import Span
 from lsp_server.workspace_index import WorkspaceIndex
@@ -85,10 +85,12 @@ def did_change(ls: InstantEditServer, params: types.DidChangeTextDocumentParams)
         else:
             text = change.text
     ls.docs[doc.uri] = Document(doc.uri, text, params.text_document.version, doc.language, doc.path)
+    ls.completions.edited(doc.uri)
 
 
 def did_close(ls: InstantEditServer, params: types.DidCloseTextDocumentParams) -> None:
     ls.docs.pop(params.text_document.uri, None)
+    ls.completions.closed(params.text_document.uri)
 
 
 def did_save(ls: InstantEditServer, params: types.DidSaveTextDocumentParams) -> None:
@@ -315,46 +317,32 @@ async def apply_anyway(ls: InstantEditServer, *args) -> dict:
 
 
 # --- completion ----------------------------------------------------------------------------------------------
-async def complete_at(ls: InstantEditServer, uri: str, position: types.Position, explicit: bool = False) -> str:
-    """Inline completion text at a position ('' when disabled or nothing comes); newest per document wins.
+async def complete_at(
+    ls: InstantEditServer, uri: str, position: types.Position, explicit: bool = False
+) -> tuple[str, types.Range]:
+    """Inline completion text at a position and the range it replaces ('' when disabled or nothing comes).
 
-    `explicit`: the user asked (a key, not typing), so an empty hole is not an answer: the first position may
-    not be pad. Typing-triggered requests may come back empty, which is the quiet answer while typing.
+    `explicit`: the user asked (a key, not typing), so an empty answer is not one: the first position may be
+    neither pad nor a line break. Typing-triggered requests may come back empty, the quiet answer while typing.
     """
-    if not ls.settings.inline_completion:
-        return ""
     doc = ls.document(uri)
     lines = positions.Lines.of(doc.text)
     try:
         offset = positions.offset_at(lines, position.line, position.character, ls.encoding)
     except positions.PositionError as e:
         raise JsonRpcInvalidParams(f"bad position for {uri}: {e}") from None
-    target = Target(doc.text, Span(offset, offset), doc.language, doc.path)
-    opts = ls.options()
-    if explicit:
-        opts = actions.explicit(opts)
-    floor = 0.0 if explicit else opts.gates.completion_floor  # an explicit request answers, showing its confidence
-    request = actions.completion_request(target, opts, spans.is_single_line(doc.text, offset, doc.language))
-    key = (ls.settings, request, explicit, doc.text)
-    if (hit := ls.scheduler.cached(key)) is not None:
-        ls.scheduler.supersede(f"complete:{uri}")  # the older request is no longer wanted either
-        _tell_confidence(ls, uri, position, explicit, hit)
-        return hit.text
-
-    def work(engine, stop):
-        done = actions.complete_gated(engine, target, request, opts, floor, actions.Hooks(None, stop))
-        ls.scheduler.remember(key, done)
-        return done
-
-    done = await ls.run_job(work, key=f"complete:{uri}")
-    _tell_confidence(ls, uri, position, explicit, done)
-    return done.text
+    try:
+        answer = await ls.completions.complete(doc, offset, explicit)
+    except Superseded as e:
+        raise JsonRpcRequestCancelled(str(e)) from None
+    _tell_confidence(ls, uri, position, explicit, answer)
+    return answer.insert, ls.client_range(doc, answer.replace)
 
 
-def _tell_confidence(
-    ls: InstantEditServer, uri: str, position: types.Position, explicit: bool, done: actions.Completion
-) -> None:
-    """instantEdit/confidence: how sure the model is of the completion just answered, or why it was withheld."""
+def _tell_confidence(ls: InstantEditServer, uri: str, position: types.Position, explicit: bool, answer: Answer) -> None:
+    """instantEdit/confidence: how sure the model is of the completion just answered, why it was withheld, and
+    where the answer came from (`source`: model, cache, prefetch, typed, skipped, off)."""
+    done = answer.completion
     ls.notify(
         "instantEdit/confidence",
         {
@@ -364,26 +352,29 @@ def _tell_confidence(
             "confidence": done.confidence,
             "refused": done.refused or None,
             "message": done.message,
-            "offered": bool(done.text),
+            "offered": bool(answer.insert),
+            "source": answer.source,
         },
     )
 
 
 async def inline_completion(ls: InstantEditServer, params: types.InlineCompletionParams) -> types.InlineCompletionList:
     explicit = params.context.trigger_kind == types.InlineCompletionTriggerKind.Invoked
-    text = await complete_at(ls, params.text_document.uri, params.position, explicit)
+    text, at = await complete_at(ls, params.text_document.uri, params.position, explicit)
     if not text:
         return types.InlineCompletionList(items=[])
-    at = types.Range(start=params.position, end=params.position)
     return types.InlineCompletionList(items=[types.InlineCompletionItem(insert_text=text, range=at)])
 
 
 async def completion(ls: InstantEditServer, params: types.CompletionParams) -> types.CompletionList:
     """The fallback for clients without inline completion: one item replacing the word before the cursor."""
     explicit = params.context is not None and params.context.trigger_kind == types.CompletionTriggerKind.Invoked
-    text = await complete_at(ls, params.text_document.uri, params.position, explicit)
+    text, at = await complete_at(ls, params.text_document.uri, params.position, explicit)
     if not text:
         return types.CompletionList(is_incomplete=True, items=[])
+    if at.start != at.end:  # a whitespace-only line: the item replaces the line's whitespace
+        edit = types.TextEdit(range=at, new_text=text)
+        return types.CompletionList(is_incomplete=True, items=[_item(text.strip()[:80], text, edit)])
     doc = ls.document(params.text_document.uri)
     lines = positions.Lines.of(doc.text)
     line_text = lines.line_text(params.position.line)
@@ -394,15 +385,18 @@ async def completion(ls: InstantEditServer, params: types.CompletionParams) -> t
     )
     edit = types.TextEdit(range=types.Range(start=start, end=params.position), new_text=word + text)
     label = (word + text).splitlines()[0][:80] or text.strip()[:80]
-    item = types.CompletionItem(
+    return types.CompletionList(is_incomplete=True, items=[_item(label, word + text, edit)])
+
+
+def _item(label: str, filter_text: str, edit: types.TextEdit) -> types.CompletionItem:
+    return types.CompletionItem(
         label=label,
         kind=types.CompletionItemKind.Text,
         text_edit=edit,
-        filter_text=word + text,
+        filter_text=filter_text,
         detail="instant-edit",
         insert_text_format=types.InsertTextFormat.PlainText,
     )
-    return types.CompletionList(is_incomplete=True, items=[item])
 
 
 # --- introspection -------------------------------------------------------------------------------------------

@@ -4,6 +4,9 @@ Handlers never touch the model; they submit a job and await its future. A job su
 "complete:<uri>") supersedes every earlier job under that key: a queued one is dropped, a running one stops at
 its next denoising step through the engine's `should_stop`.
 
+Background jobs (the completion prepared for after an accept) run only when no other job waits, and any other
+job cancels them: they use idle time and never delay a request.
+
 A (re)load that fails while a model is loaded leaves that model serving (issue 12): the state stays "ready" and
 its `failure` says what could not be loaded. Only when there is no model at all is the state "error".
 """
@@ -57,6 +60,7 @@ class Job:
     future: Future = field(default_factory=Future)
     reason: str = ""  # why it was cancelled; empty while it may run
     is_load: bool = False
+    background: bool = False  # runs only when nothing else waits; cancelled by any other job
     spec: Any = None  # for a load job: the loader's argument
 
     def cancel(self, reason: str) -> None:
@@ -90,9 +94,15 @@ class Scheduler:
         self._ready.clear()
         self._push(Job(fn=lambda engine, stop: None, is_load=True, spec=spec))
 
-    def submit(self, fn: Callable[[Any, Callable[[], bool]], Any], key: str | None = None) -> Job:
-        """Queue a job; with a key, every earlier job under the same key is cancelled."""
-        job = Job(fn=fn, key=key)
+    def submit(
+        self, fn: Callable[[Any, Callable[[], bool]], Any], key: str | None = None, background: bool = False
+    ) -> Job:
+        """Queue a job; with a key, every earlier job under the same key is cancelled.
+
+        `background`: run it only when nothing else waits; any job submitted later that is not itself background
+        cancels it (queued: dropped, running: stopped at its next step).
+        """
+        job = Job(fn=fn, key=key, background=background)
         self._push(job)
         return job
 
@@ -103,6 +113,8 @@ class Scheduler:
                 return
             if job.key is not None:
                 self._supersede_locked(job.key)
+            if not job.background:
+                self._drop_background_locked()
             self._queue.append(job)
             self._cv.notify()
 
@@ -120,6 +132,14 @@ class Scheduler:
             settle(job.future, error=Cancelled(job.reason))
         if self._running is not None and self._running.key == key:
             self._running.cancel("superseded by a newer request")
+
+    def _drop_background_locked(self) -> None:
+        for job in [j for j in self._queue if j.background]:
+            self._queue.remove(job)
+            job.cancel("a request came first")
+            settle(job.future, error=Cancelled(job.reason))
+        if self._running is not None and self._running.background:
+            self._running.cancel("a request came first")
 
     def cancel(self, job: Job, reason: str) -> None:
         """Cancel one job (the client gave up on it): dropped if queued, stopped within a step if running."""
@@ -153,8 +173,10 @@ class Scheduler:
                 self._cv.wait()
             if self._closed:
                 return None
-            self._running = self._queue.popleft()
-            return self._running
+            job = next((j for j in self._queue if not j.background), self._queue[0])
+            self._queue.remove(job)
+            self._running = job
+            return job
 
     def _work(self) -> None:
         while (job := self._next()) is not None:

@@ -24,6 +24,7 @@ from pygls.uris import to_fs_path
 from lsp_server import actions, positions
 from lsp_server import settings as settings_mod
 from lsp_server.actions import Hooks, Options, Outcome, Target
+from lsp_server.completions import Completions
 from lsp_server.languages import detect_language
 from lsp_server.scheduler import Cancelled, ModelState, ModelUnavailable, Scheduler
 from lsp_server.spans import Span
@@ -82,6 +83,7 @@ class InstantEditServer(LanguageServer):
         self.loop: asyncio.AbstractEventLoop | None = None
         self._loaded_key: tuple | None = None
         self.init_problems: list[str] = []  # settings problems found in initialize, reported once initialized
+        self.completions = Completions(self)
 
     # --- thread-safe output ------------------------------------------------------------------------------
     def later(self, fn: Callable, *args) -> None:
@@ -134,8 +136,11 @@ class InstantEditServer(LanguageServer):
         """Start the worker thread; it loads the model in the background while requests queue behind it."""
 
         def loader(s: settings_mod.Settings):
+            import torch
+
             import model
 
+            torch.set_num_threads(model.pick_threads(s.threads))  # before the load: the CPU's share, not all of it
             engine = model.load(s.model, device=s.device, context_tokens=s.context_tokens)
             for note in family_notes(engine):
                 self.log_line(f"instant-edit: {note}", types.MessageType.Warning)
@@ -145,11 +150,13 @@ class InstantEditServer(LanguageServer):
         self._loaded_key = None
         self.apply_settings(problems)
 
-    def options(self) -> Options:
+    def options(self, completion: bool = False) -> Options:
+        """The actions' options from the settings; `completion`: for an inline completion (less context)."""
         s = self.settings
         sampler = actions.SamplerConfig(threshold=s.threshold, max_steps=s.max_steps, pad_run_above=s.pad_run_above)
         gates = actions.Gates(s.regenerate_floor, s.completion_floor, s.repair_margin)
-        return Options(sampler=sampler, context_tokens=s.context_tokens, index=self.index, gates=gates)
+        context = min(s.completion_context_tokens, s.context_tokens) if completion else s.context_tokens
+        return Options(sampler=sampler, context_tokens=context, index=self.index, gates=gates)
 
     # --- documents and positions -------------------------------------------------------------------------
     def document(self, uri: str) -> Document:
@@ -293,12 +300,4 @@ def document_from(uri: str, text: str, version: int, language_id: str | None) ->
     return Document(uri, text, version, detect_language(language_id, str(path) if path else uri), path)
 
 
-def build_server(model: str | None = None, device: str | None = None) -> InstantEditServer:
-    from lsp_server import handlers
-
-    server = InstantEditServer(model, device)
-    handlers.register(server)
-    return server
-
-
-__all__ = ["Document", "InstantEditServer", "build_server"]
+__all__ = ["Document", "InstantEditServer"]

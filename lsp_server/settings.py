@@ -24,15 +24,24 @@ class Settings:
     pad_run_above: float = 0.5  # see SamplerConfig.pad_run_above; 0 turns it off
     context_tokens: int = 512
     inline_completion: bool = True
+    # Inline completions read less context than the actions: the first full pass dominates their latency and
+    # scales with it (512 -> 256 tokens halves it on the embedded model, `instant-edit bench --lsp`).
+    completion_context_tokens: int = 256
+    # Wait before a typing-triggered completion the cache cannot answer; negative: adapt to the typing speed and
+    # the model's latency (lsp_server.inline.Debounce).
+    completion_debounce_ms: float = -1.0
+    # torch threads on the CPU; 0: one per two cores (on a 2-core machine that another process keeps busy, two
+    # threads made a completion 26x slower than one, README "Latency").
+    threads: int = 0
     # The gates (lsp_server.actions.Gates): confidence floors for Regenerate and typing-triggered completions
     # (0: off) and Repair's margin in nats.
     regenerate_floor: float = 0.8
     completion_floor: float = 0.5
     repair_margin: float = 8.0
 
-    def model_key(self) -> tuple[str | None, str, int]:
+    def model_key(self) -> tuple[str | None, str, int, int]:
         """What identifies a loaded engine: a change here means reloading the model."""
-        return self.model, self.device, self.context_tokens
+        return self.model, self.device, self.context_tokens, self.threads
 
     def as_dict(self) -> dict[str, Any]:
         return {snake_to_camel(k): v for k, v in asdict(self).items()}

@@ -83,7 +83,8 @@ def parses_cleanly(text: str, language: str | None) -> bool | None:
 
 
 def error_spans(text: str, language: str | None, within: Span | None = None) -> list[Span]:
-    """Character spans of ERROR and MISSING nodes (outermost only), optionally those touching `within`."""
+    """Character spans of ERROR and MISSING nodes (outermost only), or of the smallest node that has an error no
+    child shows; optionally those touching `within`."""
     parsed = parse(text, language)
     if parsed is None:
         return []
@@ -93,8 +94,10 @@ def error_spans(text: str, language: str | None, within: Span | None = None) -> 
         node = stack.pop()
         if node.is_error or node.is_missing:
             found.append(Span(bm.to_char(node.start_byte), bm.to_char(node.end_byte)))
-        elif node.has_error:
+        elif node.has_error and any(c.has_error for c in node.children):
             stack.extend(node.children)
+        elif node.has_error:  # an error tree-sitter records on the node only (`return pass`): the node is the region
+            found.append(Span(bm.to_char(node.start_byte), bm.to_char(node.end_byte)))
     if within is not None:
         found = [s for s in found if s.start <= within.end and s.end >= within.start]
     return sorted(found, key=lambda s: s.start)
@@ -162,7 +165,11 @@ def _opens_empty_block(text: str, offset: int, language: str | None) -> bool:
     """The cursor sits in a block or definition body that the parser found empty or broken."""
     found = _node_at(text, offset, language)
     node = found[0] if found else None
-    return node is not None and (node.is_error or node.is_missing or node.type in ("block", "ERROR"))
+    if node is None:
+        return False
+    if node.type == "block":  # a blank line inside a block with statements adds one statement: one line
+        return node.named_child_count == 0
+    return node.is_error or node.is_missing or node.type == "ERROR"
 
 
 def placeholders(text: str, span: Span, language: str | None) -> list[Span]:

@@ -50,8 +50,8 @@ class SamplerConfig:
     remask_words: bool = False
     # Spans are trained right-padded, so a pad means every later position is pad too: commit them at once.
     pad_fills_tail: bool = True
-    # The first n span positions may not be pad: a completion the user asked for explicitly should say something
-    # rather than nothing when the model leans towards leaving the hole empty.
+    # The first n span positions may not be pad (nor, in a one-line row, a line break): a completion the user
+    # asked for explicitly should say something rather than nothing when the model leans towards an empty hole.
     min_tokens: int = 0
     # An ending closes at once: open positions just before the first pad (or the span's end) whose own pad
     # probability is at least this become pad in the same step; 0 turns it off.
@@ -62,6 +62,13 @@ class SamplerConfig:
     # real token is committed after it. Committed by confidence anywhere, pads win every early step (the far end
     # of a loose budget is surely pad), then cascade leftwards until a weak model has closed the whole span.
     pad_at_frontier: bool = False
+    # Stop a row as soon as it commits a real token with a probability under this: its answer's confidence can
+    # no longer reach a floor this high (typing-triggered completions pass their floor; 0: off).
+    give_up_below: float = 0.0
+    # After the first model call, answer a row empty when its first position ends the text (pad, or a line break
+    # in a one-line row) with at least this probability (typing-triggered completions; 0: off). Committed by
+    # confidence, an empty answer otherwise takes as many steps as a real one: the pads close from the far end.
+    empty_above: float = 0.0
     # Semi-autoregressive window: only the first `window` open positions may be committed (0: the whole span).
     window: int = 0
 
@@ -232,6 +239,43 @@ class Sampler:
             eligible = eligible & (rank <= self.cfg.window)
         return eligible
 
+    def _give_up(self, commit, tokens, token_p, is_open):
+        """A row that just committed a real token under `give_up_below` is closed: its open positions become pad.
+
+        Its answer's confidence (the lowest of its kept tokens) is now under the bound whatever follows, so a
+        caller that withholds such answers would throw the remaining steps away.
+        """
+        pad = self.special.pad
+        low = commit & is_open & (tokens != pad) & (token_p < self.cfg.give_up_below)
+        rest = is_open & ~commit & low.any(1, keepdim=True)
+        return commit | rest, torch.where(rest, torch.full_like(tokens, pad), tokens)
+
+    def _close_if_empty(self, commit, tokens, probs, is_open, offsets):
+        """After the first model call: a row whose first position ends the text (pad, or a line break in a
+        one-line row) with probability >= `empty_above` is answered empty at once."""
+        end_p = probs[:, self.special.pad]
+        if self.line_breaks is not None and self._one_line is not None:
+            one_line = self._one_line[:, None].expand_as(is_open)[is_open]
+            end_p = end_p + one_line * probs[:, self.line_breaks.to(probs.device)].sum(-1)
+        ends = torch.zeros(is_open.shape, device=probs.device)
+        ends[is_open] = end_p
+        empty = (is_open & (offsets == 0) & (ends >= self.cfg.empty_above)).any(1, keepdim=True)
+        rest = is_open & empty
+        return commit | rest, torch.where(rest, torch.full_like(tokens, self.special.pad), tokens)
+
+    def _forbid_early_end(self, logits: torch.Tensor, offsets: torch.Tensor, is_open: torch.Tensor) -> None:
+        """The first `min_tokens` positions may be neither pad nor, in a one-line row, a line break (which would
+        cut the text there): either would end the answer before it says anything."""
+        early = offsets.expand_as(is_open)[is_open] < self.cfg.min_tokens
+        logits[early, self.special.pad] = -math.inf
+        if self.line_breaks is None or self._one_line is None:
+            return
+        cut = early & self._one_line[:, None].expand_as(is_open)[is_open]
+        if bool(cut.any()):
+            sub = logits[cut]
+            sub[:, self.line_breaks.to(sub.device)] = -math.inf
+            logits[cut] = sub
+
     def step(self, layout: Layout) -> torch.Tensor:
         """Predict and commit; returns the number of positions still open per row (B,)."""
         offsets = torch.arange(int(layout.spans.max()), device=layout.ids.device)[None, :]
@@ -244,7 +288,7 @@ class Sampler:
         if self.cfg.pad_at_frontier:
             logits[self._pad_forbidden(current, is_open, in_span, offsets)[is_open], self.special.pad] = -math.inf
         if self.cfg.min_tokens:
-            logits[offsets.expand_as(is_open)[is_open] < self.cfg.min_tokens, self.special.pad] = -math.inf
+            self._forbid_early_end(logits, offsets, is_open)
         probs = torch.softmax(logits, -1)
         picked, picked_p = self._choose_tokens(probs)
         tokens, token_p = current.clone(), torch.zeros(current.shape, device=probs.device)
@@ -260,6 +304,10 @@ class Sampler:
             pad_p = torch.zeros(current.shape, device=probs.device)
             pad_p[is_open] = probs[:, self.special.pad]
             commit, tokens, token_p = self._close_pad_run(commit, tokens, token_p, is_open, in_span, pad_p)
+        if self.cfg.give_up_below > 0:
+            commit, tokens = self._give_up(commit, tokens, token_p, is_open)
+        if self.cfg.empty_above > 0 and self.steps == 0:
+            commit, tokens = self._close_if_empty(commit, tokens, probs, is_open, offsets)
         layout.ids.scatter_(1, span_pos, torch.where(commit, tokens, current))
         self._last_p = torch.where(commit, token_p, torch.zeros_like(token_p))
         self.steps += 1
@@ -332,14 +380,20 @@ class Sampler:
                     r.confidence[j] = p[j]
             r.span = new
 
+    def _line_goes_on(self, row: Row) -> bool:
+        if not row.one_line or self.line_breaks is None:
+            return False
+        return not bool(self.line_breaks[torch.tensor(row.span)].any())
+
     def _grow(self, rows: list[Row]) -> bool:
-        """Double the budget of rows that used all of it and ended unsure, reopening their weak tail."""
+        """Double the budget of rows that used all of it and ended unsure, reopening their weak tail; a one-line
+        row whose line has not ended yet (no line break) grows too, however sure it was."""
         grew = False
         for r in rows:
             if self.special.pad in r.span or len(r.span) >= self.cfg.max_budget:
                 continue
             tail = r.confidence[-4:]
-            if min(tail, default=1.0) >= 0.5:
+            if min(tail, default=1.0) >= 0.5 and not self._line_goes_on(r):
                 continue
             extra = min(len(r.span), self.cfg.max_budget - len(r.span))
             reopen = [j for j in range(len(r.span) - len(tail), len(r.span)) if r.confidence[j] < 0.5]

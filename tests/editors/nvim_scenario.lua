@@ -1,4 +1,5 @@
--- Headless Neovim scenario for tests/editors/test_neovim.py: Repair, Rewrite, a code action, inline completion.
+-- Headless Neovim scenario for tests/editors/test_neovim.py: Repair, Rewrite, a code action, inline completion;
+-- then, on a second file, inline completion on empty lines, partial accept and typing through a suggestion.
 -- Inputs come from environment variables; the outcome is written as JSON to $IE_RESULT. Any error -> :cquit 1.
 local env = vim.env
 local out = { steps = {} }
@@ -9,10 +10,35 @@ local function save()
   f:close()
 end
 
+-- The scenario runs in a coroutine on Neovim's main loop, so typed keys (nvim_feedkeys) go through insert mode,
+-- the plugin's mappings and autocommands as a user's would; waiting yields to the loop.
+local function sleep(ms)
+  local co = coroutine.running()
+  vim.defer_fn(function()
+    local ok, err = coroutine.resume(co)
+    if not ok then
+      io.stderr:write("scenario coroutine: " .. tostring(err) .. "\n")
+      vim.cmd("cquit 1")
+    end
+  end, ms)
+  coroutine.yield()
+end
+
 local function wait(ms, cond, what)
-  if not vim.wait(ms, cond, 20) then
-    error("timed out after " .. ms .. " ms waiting for " .. what)
+  local deadline = vim.uv.hrtime() + ms * 1e6
+  while not cond() do
+    if vim.uv.hrtime() > deadline then
+      error("timed out after " .. ms .. " ms waiting for " .. what)
+    end
+    sleep(20)
   end
+end
+
+-- Keys as typed: through mappings (the plugin's <Tab>, <M-Right>, ...), processed when the scenario yields.
+local function press(keys)
+  vim.api.nvim_feedkeys(vim.keycode(keys), "t", false)
+  sleep(50)
+  wait(2000, function() return vim.fn.getchar(1) == 0 end, "the typed keys to be processed")
 end
 
 local function lines()
@@ -91,6 +117,127 @@ local function inline()
                        cursor = vim.api.nvim_win_get_cursor(0), line = row }
 end
 
+-- --- the second file: empty lines, partial accept, typing through ---------------------------------------------
+local inline_requests = 0 -- textDocument/inlineCompletion requests sent by the plugin
+
+local function count_requests()
+  vim.api.nvim_create_autocmd("LspRequest", {
+    callback = function(ev)
+      local req = ev.data.request
+      if req.method == "textDocument/inlineCompletion" and req.type == "pending" then
+        inline_requests = inline_requests + 1
+      end
+    end,
+  })
+end
+
+-- Insert mode with the cursor at (row, col), 0-based byte column (at the end of the line: "A").
+local function insert_at(row, col)
+  local line = vim.api.nvim_buf_get_lines(0, row, row + 1, true)[1]
+  if col >= #line and #line > 0 then
+    vim.api.nvim_win_set_cursor(0, { row + 1, 0 })
+    vim.api.nvim_feedkeys("A", "n", false)
+  else
+    vim.api.nvim_win_set_cursor(0, { row + 1, col })
+    vim.api.nvim_feedkeys("i", "n", false)
+  end
+  wait(2000, function() return vim.fn.mode() == "i" end, "insert mode")
+  local cursor = vim.api.nvim_win_get_cursor(0)
+  assert(cursor[1] == row + 1 and cursor[2] == col, "cursor at " .. vim.inspect(cursor) .. ", not " .. row .. "," .. col)
+end
+
+local function leave_insert()
+  press("<Esc>")
+  wait(2000, function() return vim.fn.mode() == "n" end, "normal mode")
+end
+
+-- Ask explicitly at the cursor (insert mode) and describe what is shown.
+local function ask(step)
+  local ie_inline = require("instant_edit.inline")
+  local shown, why_not
+  ie_inline.trigger({ done = function(ok, why) shown, why_not = ok, why end })
+  wait(tonumber(env.IE_STEP_MS), function() return shown ~= nil end, "an inline completion")
+  local cur = ie_inline.current
+  step.shown, step.why_not = shown, why_not or vim.NIL
+  step.text = cur and cur.text or vim.NIL
+  step.range = cur and cur.item.range or vim.NIL
+  step.ghost = ie_inline.ghost() or vim.NIL
+  step.status = require("instant_edit").status()
+  return shown
+end
+
+-- One step on the second file: `lines` replaces its text, insert mode at (row, col), an explicit request, then
+-- `act(step)`; the file's text is put back afterwards.
+local function inline_step(name, lines_, row, col, act)
+  local original = lines()
+  vim.api.nvim_buf_set_lines(0, 0, -1, true, lines_)
+  local step = { before = lines(), row = row, col = col }
+  out.steps[name] = step
+  insert_at(row, col)
+  if ask(step) then
+    act(step)
+  end
+  step.after = lines()
+  leave_insert()
+  vim.api.nvim_buf_set_lines(0, 0, -1, true, original)
+end
+
+local function second_file()
+  local ie_inline = require("instant_edit.inline")
+  local options = require("instant_edit.config").options.inline
+  vim.cmd.edit(env.IE_INLINE_FILE)
+  wait(30000, function() return require("instant_edit.commands").client(0) ~= nil end, "the client on the second file")
+  count_requests()
+  local base = lines()
+  -- A new line inside a function body, accepted with the accept key (<Tab>).
+  for _, s in ipairs(vim.json.decode(env.IE_EMPTY_STEPS)) do
+    local name, row, col = s[1], s[2], s[3]
+    local new = vim.list_extend(vim.list_slice(base, 1, row), { name == "empty_col0" and "" or env.IE_INDENT })
+    vim.list_extend(new, vim.list_slice(base, row + 1))
+    inline_step(name, new, row, col, function(step)
+      press(options.accept_key)
+      step.accepted_cursor = vim.api.nvim_win_get_cursor(0)
+      step.visible_after = ie_inline.visible()
+    end)
+  end
+  local partial = vim.json.decode(env.IE_PARTIAL_LINE)
+  local prow, ptext = partial[1], partial[2]
+  local partial_lines = vim.deepcopy(base)
+  partial_lines[prow + 1] = ptext
+  -- Partial accept: the next word with <M-Right>; the rest stays shown.
+  inline_step("partial", partial_lines, prow, #ptext, function(step)
+    local asked = inline_requests
+    press(options.accept_word_key)
+    step.after_word = vim.api.nvim_get_current_line()
+    step.ghost_after_word = ie_inline.ghost() or vim.NIL
+    step.cursor_after_word = vim.api.nvim_win_get_cursor(0)
+    sleep(options.debounce_ms + 300)
+    step.requests_after_word = inline_requests - asked
+  end)
+  -- Typing through, with typing-triggered requests on: the first character of the suggestion trims the ghost
+  -- text with no request, backspace shows it whole again, a character that departs from it asks again.
+  options.auto_trigger = true
+  inline_step("typing", partial_lines, prow, #ptext, function(step)
+    local asked = inline_requests
+    local ghost = ie_inline.ghost() or ""
+    local first = ghost:sub(1, 1)
+    press(first == "<" and "<lt>" or first)
+    step.ghost_typed = ie_inline.ghost() or vim.NIL
+    sleep(options.debounce_ms + 300)
+    step.requests_typed = inline_requests - asked
+    press("<BS>")
+    step.ghost_backspaced = ie_inline.ghost() or vim.NIL
+    sleep(options.debounce_ms + 300)
+    step.requests_backspaced = inline_requests - asked
+    press(ghost:sub(1, 1) == "Z" and "Q" or "Z")
+    step.ghost_departed = ie_inline.ghost() or vim.NIL
+    wait(options.debounce_ms + 3000, function() return inline_requests > asked end, "a request after departing")
+    step.requests_departed = inline_requests - asked
+  end)
+  options.auto_trigger = false
+  vim.cmd.write()
+end
+
 local function main()
   vim.opt.rtp:prepend(env.IE_PLUGIN)
   vim.opt.swapfile = false
@@ -134,21 +281,31 @@ local function main()
   command("translate", "1,2InstantEditTranslate javascript")
   vim.cmd.write()
   out.final = lines()
+  second_file()
   local health = vim.api.nvim_exec2("checkhealth instant_edit", { output = true })
   out.health = table.concat(vim.api.nvim_buf_get_lines(0, 0, -1, true), "\n")
   return health
 end
 
-local ok, err = xpcall(main, debug.traceback)
-if not ok then
-  -- The LSP log tells why a server did not start or answer.
-  local log = io.open(vim.lsp.get_log_path(), "r")
-  out.failure = err .. (log and ("\nLSP log tail:\n" .. log:read("*a"):sub(-3000)) or "")
+local function run()
+  local ok, err = xpcall(main, debug.traceback)
+  if not ok then
+    -- The LSP log tells why a server did not start or answer.
+    local log = io.open(vim.lsp.get_log_path(), "r")
+    out.failure = err .. (log and ("\nLSP log tail:\n" .. log:read("*a"):sub(-3000)) or "")
+  end
+  pcall(save)
+  if ok then
+    vim.cmd("qall!")
+  else
+    io.stderr:write(tostring(err) .. "\n")
+    vim.cmd("cquit 1")
+  end
 end
-pcall(save)
-if ok then
-  vim.cmd("qall!")
-else
-  io.stderr:write(tostring(err) .. "\n")
+
+local co = coroutine.create(run)
+local started, err = coroutine.resume(co)
+if not started then
+  io.stderr:write("scenario coroutine: " .. tostring(err) .. "\n")
   vim.cmd("cquit 1")
 end

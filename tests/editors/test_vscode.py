@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shlex
 import shutil
 import signal
@@ -17,14 +18,23 @@ from editor_harness import (
     ARTIFACTS,
     EDITORS,
     EDITORS_DIR,
+    EMPTY_STEPS,
+    INDENT,
+    INLINE_FILE,
+    INLINE_SAMPLE,
     INLINE_TEXT,
     INSTRUCTION,
+    PARTIAL_LINE,
     REWRITE_LINES,
+    SOURCES,
+    check_empty_line_step,
     check_server,
+    report_unexercised,
     require,
     server_command,
     server_env,
     unchanged_outside,
+    vscode_next_word,
 )
 
 from lsp_server import spans
@@ -116,6 +126,7 @@ def test_vscode_code_action_rewrite_and_inline(project, tmp_path):
         )
     )
     result, shot = tmp_path / "vscode-result.json", ARTIFACTS / "vscode.png"
+    (project.root / INLINE_FILE).write_text(INLINE_SAMPLE)
     env = {
         **server_env(),
         "IE_RESULT": str(result),
@@ -124,6 +135,10 @@ def test_vscode_code_action_rewrite_and_inline(project, tmp_path):
         "IE_INSTRUCTION": INSTRUCTION,
         "IE_REWRITE_RANGE": "{},{}".format(*REWRITE_LINES),
         "IE_INLINE_TEXT": INLINE_TEXT,
+        "IE_INLINE_FILE": str(project.root / INLINE_FILE),
+        "IE_EMPTY_STEPS": json.dumps(EMPTY_STEPS),
+        "IE_INDENT": INDENT,
+        "IE_PARTIAL_LINE": json.dumps(PARTIAL_LINE),
         "IE_CHROMIUM": chromium,
         "NODE_PATH": str(EDITORS_DIR / "node_modules"),
     }
@@ -182,10 +197,10 @@ def test_vscode_code_action_rewrite_and_inline(project, tmp_path):
     out = json.loads(result.read_text())
     (ARTIFACTS / "vscode-result.json").write_text(json.dumps(out, indent=1))
     assert "failure" not in out, out.get("failure")
-    _check(out, project.file)
+    _check(out, project.file, project.root / INLINE_FILE)
 
 
-def _check(out: dict, file: Path) -> None:
+def _check(out: dict, file: Path, second: Path) -> None:
     assert out["status"]["state"] == "ready", out["status"]
     steps = out["steps"]
     action = steps["code_action"]
@@ -212,13 +227,55 @@ def _check(out: dict, file: Path) -> None:
     missing = steps["missing_server"]
     assert "/nonexistent/instant-edit" in missing["notice"] and "pip install" in missing["notice"], missing
     assert missing["client_gone"], "the old client must be stopped when the server path changes"
+    assert second.read_text() == INLINE_SAMPLE, "the second file is back as it was after its steps"
+    missing = [why for why in _check_inline_steps(steps) if why]
+    # The status bar names the last completion's confidence and where it came from.
+    assert re.search(r"completion \d\.\d\d \((\w+)\)", out["status_text"] or ""), out["status_text"]
     inline = steps["inline"]
     if not inline["accepted"] and inline["server_items"] == 0:
-        pytest.xfail("the model returned no inline suggestion, so accepting one could not be exercised")
-    assert inline["accepted"], f"no inline completion was accepted: {inline['error']}"
-    row = inline["line"] - 1
-    assert inline["after"].splitlines()[row].startswith(inline["before"].splitlines()[row])
-    assert spans.edit_adds_errors(inline["before"], inline["after"], "python") is False, inline
+        missing.append("sample.py: the model returned no inline suggestion")
+    else:
+        assert inline["accepted"], f"no inline completion was accepted: {inline['error']}"
+        row = inline["line"] - 1
+        assert inline["after"].splitlines()[row].startswith(inline["before"].splitlines()[row])
+        assert spans.edit_adds_errors(inline["before"], inline["after"], "python") is False, inline
+    report_unexercised(missing)
+
+
+def _check_inline_steps(steps: dict) -> list[str | None]:
+    """The second file's steps; returns, per step, why it could not be exercised (None when it was)."""
+    why = []
+    for name, row, col in EMPTY_STEPS:
+        step = steps[name]
+        why.append(check_empty_line_step(name, step, row, col))
+        if not why[-1]:
+            assert step["committed"] is True, f"{name}: {step['committed']}"
+
+    row, line = PARTIAL_LINE
+    partial = steps["partial"]
+    if partial["why_not"] == "no suggestion":
+        why.append("partial accept: the server offered no suggestion")
+    else:
+        assert partial["why_not"] is None, partial["why_not"]
+        text = partial["items"][0]["insertText"]
+        word = vscode_next_word(text)
+        assert word != text, f"the suggestion {text!r} has one word only: no rest to keep shown"
+        # acceptNextWord put exactly the first word in; the rest was still shown, since commit put it in too.
+        assert partial["word"] is True and partial["after_word"] == line + word, partial
+        assert partial["rest"] is True and partial["after_rest"] == line + text, partial
+
+    typing = steps["typing"]
+    if typing["why_not"] == "no suggestion":
+        why.append("typing through: the server offered no suggestion")
+    else:
+        assert typing["why_not"] is None, typing["why_not"]
+        text = typing["items"][0]["insertText"]
+        assert typing["after_type"] == line + text[0], typing
+        # The rest stayed shown (commit put it in), and no answer after the keystroke came from the model.
+        assert typing["rest"] is True and typing["after_rest"] == line + text, typing
+        assert "model" not in typing["sources"], f"typing through the suggestion ran the model: {typing['sources']}"
+        assert set(typing["sources"]) <= SOURCES, typing["sources"]
+    return why
 
 
 def test_vscode_extension_unit_tests():

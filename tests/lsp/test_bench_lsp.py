@@ -13,3 +13,18 @@ def test_lsp_bench_reports_both_sides():
     for side in ("server_ms", "direct_ms"):
         assert 0 < report[side]["p50"] <= report[side]["p95"]
     assert isinstance(report["overhead_pct"], float)
+
+
+def test_typing_bench_replays_keys_and_accepts():
+    from argparse import Namespace
+
+    from lsp_server.bench_typing import run_typing_bench
+
+    args = Namespace(device="cpu", model=None, threads=1, typing_chars=60, key_ms=5, accept_cases=2, read_ms=300)
+    report = run_typing_bench(args)
+    assert report["typed_chars"] >= 60 and report["pause_requests"] == sum(report["sources"].values())
+    assert report["pause_requests"] > 5
+    asked = sum(n for s, n in report["sources"].items() if s in ("model", "cache", "typed", "prefetch"))
+    assert report["hit_rate"] is None or 0 <= report["hit_rate"] <= 1 and asked > 0
+    # Every accept is answered; with 300 ms to read, the prepared next suggestion is what answers it.
+    assert report["accepts"] == 2 and report["next_sources"].get("prefetch", 0) >= 1, report

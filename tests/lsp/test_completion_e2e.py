@@ -28,14 +28,19 @@ async def test_inline_completion_and_fallback(session, sample):
     for item in result.items:
         assert item.insert_text and "\n" not in item.insert_text  # mid-line: a single-line completion
         assert item.range.start == item.range.end == types.Position(line=line, character=11)
+    # The fallback right after `a` (the word before the cursor), asked explicitly so that it answers.
     fallback = await session.client.text_document_completion_async(
         types.CompletionParams(
-            text_document=types.TextDocumentIdentifier(uri=uri), position=types.Position(line=line, character=11)
+            text_document=types.TextDocumentIdentifier(uri=uri),
+            position=types.Position(line=line, character=12),
+            context=types.CompletionContext(trigger_kind=types.CompletionTriggerKind.Invoked),
         )
     )
     assert isinstance(fallback, types.CompletionList) and fallback.is_incomplete is True
     for item in fallback.items:
-        assert item.text_edit.range.end == types.Position(line=line, character=11)
+        assert item.text_edit.range == types.Range(
+            start=types.Position(line=line, character=11), end=types.Position(line=line, character=12)
+        )
         assert item.text_edit.new_text.startswith("a")  # the word before the cursor is kept, then extended
 
 

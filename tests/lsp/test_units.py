@@ -91,6 +91,13 @@ def test_error_spans_and_clean_parse():
     assert spans.parses_cleanly(broken, "python") is False
     assert spans.error_spans(broken, "python")
     assert spans.parses_cleanly("x" * (spans.MAX_PARSE_CHARS + 1), "python") is None
+    # tree-sitter marks `return pass` only as an error inside the block, with no ERROR or MISSING node: the
+    # guard must still see the insertion add an error region.
+    before = "def f(a):\n    x = a\n    return \n\n\ndef g():\n    return 1\n"
+    at = before.index("return ") + len("return ")
+    after = before[:at] + "pass" + before[at:]
+    assert spans.parses_cleanly(after, "python") is False and spans.error_spans(after, "python")
+    assert spans.added_errors(before, after, at, at, at + 4, "python")
 
 
 # --- settings -----------------------------------------------------------------------------------------------

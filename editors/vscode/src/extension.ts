@@ -4,8 +4,8 @@ import { LanguageClient } from "vscode-languageclient/node";
 import { registerActions } from "./common/commands";
 import { DraftView } from "./common/draft";
 import {
-  CONFIDENCE_NOTIFICATION, CommandResult, ConfidenceParams, DRAFT_NOTIFICATION, DraftParams, STATUS_NOTIFICATION,
-  StatusParams,
+  CONFIDENCE_NOTIFICATION, CommandResult, ConfidenceParams, DRAFT_NOTIFICATION, DraftParams, InlineRecord,
+  STATUS_NOTIFICATION, StatusParams,
 } from "./common/protocol";
 import { startServer } from "./common/server";
 import { ExtensionSettings, initializationOptions, needsRestart, readSettings } from "./common/settings";
@@ -18,6 +18,21 @@ export interface InstantEditApi {
   draftsSeen(): number;
   lastResult(): CommandResult | undefined;
   notices(): string[];
+  /** The inline completion answers VS Code got, oldest first (the last 50). */
+  inlineAnswers(): InlineRecord[];
+  /** The instantEdit/confidence notifications, oldest first (the last 50). */
+  confidences(): ConfidenceParams[];
+  /** The status bar item's text, e.g. "$(check) instant-edit: default · cpu · completion 0.42 (cache)". */
+  statusText(): string;
+}
+
+const KEEP = 50;
+
+function keep<T>(list: T[], item: T): void {
+  list.push(item);
+  if (list.length > KEEP) {
+    list.splice(0, list.length - KEEP);
+  }
 }
 
 function currentSettings(): ExtensionSettings {
@@ -33,6 +48,8 @@ export async function activate(context: vscode.ExtensionContext): Promise<Instan
   let client: LanguageClient | undefined;
   let lastResult: CommandResult | undefined;
   const notices: string[] = [];
+  const inlineAnswers: InlineRecord[] = [];
+  const confidences: ConfidenceParams[] = [];
 
   const start = async () => {
     client = await startServer(settings, {
@@ -40,10 +57,14 @@ export async function activate(context: vscode.ExtensionContext): Promise<Instan
       inlineEnabled: () => settings.inlineCompletion,
       onStopped: () => statusBar.update({ state: "error", message: "the server stopped" }),
       onNotice: (message) => notices.push(message),
+      onInline: (record) => keep(inlineAnswers, record),
       beforeStart: (c) => {
         c.onNotification(DRAFT_NOTIFICATION, (p: DraftParams) => drafts.show(p));
         c.onNotification(STATUS_NOTIFICATION, (p: StatusParams) => statusBar.update(p));
-        c.onNotification(CONFIDENCE_NOTIFICATION, (p: ConfidenceParams) => statusBar.completion(p));
+        c.onNotification(CONFIDENCE_NOTIFICATION, (p: ConfidenceParams) => {
+          keep(confidences, p);
+          statusBar.completion(p);
+        });
       },
     });
   };
@@ -81,6 +102,9 @@ export async function activate(context: vscode.ExtensionContext): Promise<Instan
     draftsSeen: () => drafts.seen,
     lastResult: () => lastResult,
     notices: () => [...notices],
+    inlineAnswers: () => [...inlineAnswers],
+    confidences: () => [...confidences],
+    statusText: () => statusBar.shown,
   };
 }
 

@@ -54,7 +54,23 @@ async function command(doc, editor, out, name, id, first, last, arg) {
   out.steps[name] = { result: result || null, before, after: doc.getText(), drafts: api.draftsSeen() - drafts };
 }
 
-async function inline(doc, editor, out) {
+// The explicit inline answer VS Code got for `pos` after `since` answers (the extension records every answer).
+async function explicitAnswer(api, pos, since, ms, what) {
+  await vscode.commands.executeCommand("editor.action.inlineSuggest.trigger");
+  return waitFor(() => api.inlineAnswers().slice(since).find((a) => a.explicit && a.position.line === pos.line
+    && a.position.character === pos.character), ms, what);
+}
+
+// Run `command` until the document changes (the ghost text may render a moment after the answer came).
+async function untilChanged(doc, command, ms) {
+  const before = doc.getText();
+  return waitFor(async () => {
+    await vscode.commands.executeCommand(command);
+    return doc.getText() !== before;
+  }, ms, `${command} to change the document`).catch((e) => String(e));
+}
+
+async function inline(doc, editor, out, api) {
   // The last line with the sample's text: earlier edits may have moved it.
   const line = doc.getText().split(/\r?\n/).lastIndexOf(env.IE_INLINE_TEXT);
   if (line < 0) {
@@ -64,27 +80,85 @@ async function inline(doc, editor, out) {
   editor.selection = new vscode.Selection(end, end);
   const before = doc.getText();
   await vscode.window.showTextDocument(doc, { preserveFocus: false });
-  // Ghost text cannot be read from an extension: trigger, then commit until the document changes.
-  let tries = 0;
-  const changed = await waitFor(async () => {
-    if (tries++ % 20 === 0) {
-      await vscode.commands.executeCommand("editor.action.inlineSuggest.trigger");
-    }
-    await vscode.commands.executeCommand("editor.action.inlineSuggest.commit");
-    return doc.getText() !== before;
-  }, STEP_MS, "an inline completion to be shown and accepted").catch((e) => String(e));
-  // When nothing was accepted, ask the server directly: an empty answer is the model's, not the client's fault.
-  let serverItems = null;
-  if (changed !== true) {
-    const client = vscode.extensions.getExtension("instant-edit.instant-edit").exports.client();
-    const answer = await client.sendRequest("textDocument/inlineCompletion", {
-      textDocument: { uri: doc.uri.toString() }, position: { line, character: end.character },
-      context: { triggerKind: 1 },
-    });
-    serverItems = (Array.isArray(answer) ? answer : (answer && answer.items) || []).length;
-  }
-  out.steps.inline = { accepted: changed === true, error: changed === true ? null : changed, before,
+  // Ghost text cannot be read from an extension: the answer VS Code got tells whether there is any; then
+  // commit until the document changes.
+  const answer = await explicitAnswer(api, end, api.inlineAnswers().length, STEP_MS, "an inline answer")
+    .catch((e) => String(e));
+  const serverItems = typeof answer === "string" ? null : answer.items.length;
+  const changed = serverItems ? await untilChanged(doc, "editor.action.inlineSuggest.commit", 10000) : answer;
+  out.steps.inline = { accepted: changed === true, error: changed === true ? null : String(changed), before,
                        after: doc.getText(), line: line + 1, server_items: serverItems };
+}
+
+// --- the second file: empty lines, partial accept, typing through -------------------------------------------
+async function setText(editor, text) {
+  const doc = editor.document;
+  const all = new vscode.Range(0, 0, doc.lineCount, 0);
+  await editor.edit((e) => e.replace(all, text));
+}
+
+// One step on the second file: `lines` replaces its text, the cursor goes to (row, col), the answer is asked for
+// explicitly, then `act(step)` runs; the file's text is put back afterwards.
+async function inlineStep(api, editor, out, name, lines, row, col, act) {
+  const doc = editor.document;
+  const original = doc.getText();
+  await setText(editor, lines.join("\n"));
+  const pos = new vscode.Position(row, col);
+  editor.selection = new vscode.Selection(pos, pos);
+  const step = { before: doc.getText(), row, col };
+  try {
+    const answer = await explicitAnswer(api, pos, api.inlineAnswers().length, STEP_MS, `an inline answer (${name})`);
+    step.items = answer.items;
+    step.why_not = answer.items.length ? null : "no suggestion";
+    step.confidence = api.confidences().slice(-1)[0] || null;
+    if (answer.items.length) {
+      await act(step, answer.items[0]);
+    }
+  } catch (e) {
+    step.why_not = String(e);
+  }
+  step.after = doc.getText();
+  out.steps[name] = step;
+  await setText(editor, original);
+}
+
+async function secondFile(api, out) {
+  const doc = await vscode.workspace.openTextDocument(vscode.Uri.file(env.IE_INLINE_FILE));
+  const editor = await vscode.window.showTextDocument(doc, { preserveFocus: false });
+  const base = doc.getText().split("\n");
+  const commit = async (step) => {
+    step.committed = await untilChanged(doc, "editor.action.inlineSuggest.commit", 10000);
+  };
+  // Empty lines inside a function body: empty at column 0, whitespace-only at column 0 (the answer's range
+  // covers the whitespace) and after the indentation.
+  for (const [name, row, col] of JSON.parse(env.IE_EMPTY_STEPS)) {
+    const lines = [...base.slice(0, row), name === "empty_col0" ? "" : env.IE_INDENT, ...base.slice(row)];
+    await inlineStep(api, editor, out, name, lines, row, col, commit);
+  }
+  const [prow, ptext] = JSON.parse(env.IE_PARTIAL_LINE);
+  const partialLines = [...base.slice(0, prow), ptext, ...base.slice(prow + 1)];
+  // Partial accept: the next word only, then the rest (which must still be shown) with commit.
+  await inlineStep(api, editor, out, "partial", partialLines, prow, ptext.length, async (step) => {
+    step.word = await untilChanged(doc, "editor.action.inlineSuggest.acceptNextWord", 10000);
+    step.after_word = doc.lineAt(prow).text;
+    step.rest = await untilChanged(doc, "editor.action.inlineSuggest.commit", 10000);
+    step.after_rest = doc.lineAt(prow).text;
+  });
+  // Typing through: type the suggestion's first character; VS Code keeps the rest shown and asks again, and the
+  // server answers from the suggestion on screen (source "typed"), not from the model.
+  await inlineStep(api, editor, out, "typing", partialLines, prow, ptext.length, async (step, item) => {
+    const seen = api.confidences().length;
+    const asked = api.inlineAnswers().length;
+    await vscode.commands.executeCommand("type", { text: item.insertText[0] });
+    step.after_type = doc.lineAt(prow).text;
+    await sleep(1500); // VS Code asks again after a keystroke; let that answer come
+    step.rest = await untilChanged(doc, "editor.action.inlineSuggest.commit", 10000);
+    step.after_rest = doc.lineAt(prow).text;
+    step.sources = api.confidences().slice(seen).map((c) => (c.source === undefined ? null : c.source));
+    step.answers_after_typing = api.inlineAnswers().slice(asked).map((a) => a.items.map((i) => i.insertText));
+  });
+  out.status_text = api.statusText ? api.statusText() : null;
+  await doc.save();
 }
 
 // Last step: a server path that does not exist must give a notification naming the fix.
@@ -111,9 +185,10 @@ async function scenario() {
   await codeAction(doc, editor, out);
   const [rf, rl] = env.IE_REWRITE_RANGE.split(",").map(Number);
   await command(doc, editor, out, "rewrite", "instant-edit.rewrite", rf, rl, env.IE_INSTRUCTION);
-  await inline(doc, editor, out);
+  await inline(doc, editor, out, api);
   out.saved = await doc.save();
   out.final = doc.getText();
+  await secondFile(api, out);
   await missingServer(api, out);
   return out;
 }

@@ -23,9 +23,17 @@ M.defaults = {
   inline = {
     enabled = true,
     auto_trigger = true, -- ask while typing in insert mode (after debounce_ms)
-    debounce_ms = 150,
-    accept_key = "<Tab>", -- falls through to a normal <Tab> when no suggestion is shown
+    -- Short: the server answers what it already knows at once and debounces the rest itself, adapting to the
+    -- typing speed and the model's latency (server setting completionDebounceMs).
+    debounce_ms = 30,
+    -- Each key falls through to its own meaning when no suggestion is shown; "" leaves it unmapped.
+    -- copilot.vim: <Tab>, <M-Right> (word), <M-C-Right> (line); llama.vim: <Tab>, <C-B> (word), <S-Tab> (line).
+    accept_key = "<Tab>", -- the whole suggestion
+    accept_word_key = "<M-Right>", -- its next word; the rest stays shown
+    accept_line_key = "<M-Down>", -- its next line; the rest stays shown
     dismiss_key = "<C-]>",
+    -- Use vim.lsp.inline_completion where Neovim has it (0.12+); false: always the plugin's own ghost text.
+    native = true,
     hl_group = "InstantEditGhost",
     -- Ghost text the model is unsure of (confidence under low_confidence) is drawn with this group instead.
     hl_group_low = "InstantEditGhostLow",

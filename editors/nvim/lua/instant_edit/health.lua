@@ -43,10 +43,15 @@ function M.check()
   end
   if not config.options.inline.enabled then
     vim.health.info("inline completion is off")
-  elseif require("instant_edit.inline").native() then
-    vim.health.ok("inline completion: native vim.lsp.inline_completion")
   else
-    vim.health.ok("inline completion: extmark ghost text (Neovim < 0.12), accept with " .. config.options.inline.accept_key)
+    local o = config.options.inline
+    local keys = ("accept with %s, a word with %s, a line with %s"):format(
+      o.accept_key or "-", o.accept_word_key or "-", o.accept_line_key or "-")
+    if require("instant_edit.inline").native() and o.native ~= false then
+      vim.health.ok("inline completion: native vim.lsp.inline_completion; " .. keys)
+    else
+      vim.health.ok("inline completion: the plugin's ghost text (extmarks); " .. keys)
+    end
   end
 end
 

@@ -1,7 +1,8 @@
 ---Server state from `instantEdit/status` notifications: notify and a statusline string.
 local config = require("instant_edit.config")
 
-local M = { state = "stopped", model = nil, device = nil, message = nil, confidence = nil }
+-- confidence: the last instantEdit/confidence params; confidences: how many arrived (a new one means a new answer).
+local M = { state = "stopped", model = nil, device = nil, message = nil, confidence = nil, confidences = 0 }
 
 local LEVEL = { loading = vim.log.levels.INFO, ready = vim.log.levels.INFO, error = vim.log.levels.ERROR }
 
@@ -26,9 +27,19 @@ function M.confidence_handler(_, params, _)
     return
   end
   M.confidence = params
+  M.confidences = M.confidences + 1
 end
 
----The last completion's confidence as a short text, e.g. "completion 0.42" or "completion withheld (syntax)".
+---Where the server took a completion from (`source` of instantEdit/confidence), as shown after its confidence.
+M.SOURCES = {
+  model = "model", -- computed by the model for this request
+  cache = "cache", -- the same request answered before
+  typed = "typed", -- the rest of a shown suggestion the user typed through
+  prefetch = "prefetch", -- prepared in the background after an accept
+}
+
+---The last completion's confidence as a short text, e.g. "completion 0.42 (cache)" or
+---"completion withheld (syntax, 0.40)"; the source is left out when the server does not send one.
 ---@return string|nil
 function M.confidence_line()
   local c = M.confidence
@@ -36,10 +47,11 @@ function M.confidence_line()
     return nil
   end
   local value = type(c.confidence) == "number" and string.format("%.2f", c.confidence) or "-"
+  local source = type(c.source) == "string" and c.source ~= "" and (M.SOURCES[c.source] or c.source) or nil
   if c.refused and c.refused ~= vim.NIL then
-    return "completion withheld (" .. c.refused .. ", " .. value .. ")"
+    return "completion withheld (" .. c.refused .. ", " .. value .. (source and (", " .. source) or "") .. ")"
   end
-  return "completion " .. value
+  return "completion " .. value .. (source and (" (" .. source .. ")") or "")
 end
 
 ---One short line, e.g. "ready: default on cpu", for a statusline.

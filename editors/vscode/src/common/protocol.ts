@@ -52,11 +52,26 @@ export interface CommandResult {
 /** `instantEdit/confidence`: how sure the model was of an inline completion, or why it was withheld. */
 export interface ConfidenceParams {
   uri: string;
+  position?: Position;
   explicit: boolean;
   confidence: number | null;
   refused: string | null;
   message: string;
   offered: boolean;
+  /**
+   * Where the answer came from: "model" (computed for this request), "cache" (the same request answered
+   * before), "typed" (the rest of a shown suggestion the user typed through), "prefetch" (prepared in the
+   * background after an accept); other values are shown as they come. Absent from older servers.
+   */
+  source?: string | null;
+}
+
+/** An inline completion item as the server sent it, kept (JSON-safe) for the status tooltip and the tests. */
+export interface InlineRecord {
+  uri: string;
+  position: Position;
+  explicit: boolean;
+  items: { insertText: string; range: Range | null }[];
 }
 
 export const DRAFT_NOTIFICATION = "instantEdit/draft";
@@ -135,11 +150,20 @@ export function draftSummary(text: string, step: number, width = 80): string {
   return `  ⟳ step ${step}: ${cut}`;
 }
 
-/** Status bar suffix for the last inline completion: its confidence, or why it was withheld. */
+/** The answer's source for display, or "" when the server sent none. */
+export function sourceText(p: ConfidenceParams | undefined): string {
+  return p && typeof p.source === "string" ? p.source.trim() : "";
+}
+
+/** Status bar suffix for the last inline completion: its confidence and source, or why it was withheld. */
 export function confidenceText(p: ConfidenceParams | undefined): string {
   if (!p) {
     return "";
   }
   const value = typeof p.confidence === "number" ? p.confidence.toFixed(2) : "-";
-  return p.refused ? `completion withheld (${p.refused}, ${value})` : `completion ${value}`;
+  const source = sourceText(p);
+  if (p.refused) {
+    return `completion withheld (${p.refused}, ${value}${source ? `, ${source}` : ""})`;
+  }
+  return `completion ${value}${source ? ` (${source})` : ""}`;
 }

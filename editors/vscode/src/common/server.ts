@@ -4,6 +4,7 @@ import {
   CloseAction, ErrorAction, LanguageClient, LanguageClientOptions, ServerOptions,
 } from "vscode-languageclient/node";
 import { missingServerMessage, resolveExecutable, serverStoppedMessage } from "./executable";
+import { InlineRecord } from "./protocol";
 import { ExtensionSettings, initializationOptions } from "./settings";
 
 export interface ServerHooks {
@@ -15,6 +16,27 @@ export interface ServerHooks {
   onStopped: () => void;
   /** Every error shown to the user about the server (the end-to-end test reads them). */
   onNotice: (message: string) => void;
+  /** Every inline completion answer shown to VS Code (the end-to-end test reads them). */
+  onInline?: (record: InlineRecord) => void;
+}
+
+/** A JSON-safe copy of an inline completion answer as VS Code gets it. */
+function inlineRecord(
+  document: vscode.TextDocument, position: vscode.Position, context: vscode.InlineCompletionContext,
+  result: vscode.InlineCompletionItem[] | vscode.InlineCompletionList | null | undefined,
+): InlineRecord {
+  const items = (Array.isArray(result) ? result : result?.items ?? []).map((item) => {
+    const r = item.range;
+    return {
+      insertText: typeof item.insertText === "string" ? item.insertText : item.insertText.value,
+      range: r ? { start: { line: r.start.line, character: r.start.character },
+                   end: { line: r.end.line, character: r.end.character } } : null,
+    };
+  });
+  return {
+    uri: document.uri.toString(), position: { line: position.line, character: position.character },
+    explicit: context.triggerKind === vscode.InlineCompletionTriggerKind.Invoke, items,
+  };
 }
 
 function workspaceDir(): string | undefined {
@@ -56,8 +78,16 @@ function clientOptions(settings: ExtensionSettings, hooks: ServerHooks): Languag
       },
     },
     middleware: {
-      provideInlineCompletionItems: (document, position, context, token, next) =>
-        hooks.inlineEnabled() ? next(document, position, context, token) : undefined,
+      // Items are plain text (never snippets) with the server's range, so VS Code's partial accept
+      // (editor.action.inlineSuggest.acceptNextWord / acceptNextLine) works on them as on whole ones.
+      provideInlineCompletionItems: async (document, position, context, token, next) => {
+        if (!hooks.inlineEnabled()) {
+          return undefined;
+        }
+        const result = await next(document, position, context, token);
+        hooks.onInline?.(inlineRecord(document, position, context, result));
+        return result;
+      },
     },
   };
 }

@@ -1,6 +1,6 @@
 /** The status bar item: model state, model name and device; a click shows the server output. */
 import * as vscode from "vscode";
-import { ConfidenceParams, StatusParams, confidenceText, statusText } from "./protocol";
+import { ConfidenceParams, StatusParams, confidenceText, sourceText, statusText } from "./protocol";
 
 export class StatusBar implements vscode.Disposable {
   private readonly item = vscode.window.createStatusBarItem("instant-edit.status", vscode.StatusBarAlignment.Right, 100);
@@ -26,11 +26,19 @@ export class StatusBar implements vscode.Disposable {
   completion(p: ConfidenceParams): void {
     this.lastCompletion = p;
     this.item.text = this.text();
+    if (p.message) {
+      this.item.tooltip = `instant-edit: ${p.message}${sourceText(p) ? ` (from ${sourceText(p)})` : ""}`;
+    }
   }
 
   private text(): string {
     const extra = confidenceText(this.lastCompletion);
     return statusText(this.last) + (extra ? ` · ${extra}` : "");
+  }
+
+  /** What the status bar item reads now. */
+  get shown(): string {
+    return this.item.text;
   }
 
   /** Spin while an action runs; back to the model state afterwards. */

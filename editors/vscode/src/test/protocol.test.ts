@@ -63,3 +63,12 @@ test("completion confidence text for the status bar", () => {
     "completion withheld (confidence, 0.10)");
   assert.equal(confidenceText(undefined), "");
 });
+
+test("the completion's source follows its confidence; an old server's notification has none", () => {
+  const base = { uri: "file:///a.py", explicit: false, message: "", offered: true, refused: null };
+  assert.equal(confidenceText({ ...base, confidence: 0.5, source: "typed" }), "completion 0.50 (typed)");
+  assert.equal(confidenceText({ ...base, confidence: 0.9, source: "prefetch" }), "completion 0.90 (prefetch)");
+  assert.equal(confidenceText({ ...base, confidence: 0.9, source: null }), "completion 0.90");
+  assert.equal(confidenceText({ ...base, confidence: 0.2, refused: "syntax", offered: false, source: "model" }),
+    "completion withheld (syntax, 0.20, model)");
+});
