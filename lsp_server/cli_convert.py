@@ -7,7 +7,7 @@ import sys
 import time
 from pathlib import Path
 
-from lsp_server.sampler_args import add_model_args, add_sampler_args, sampler_from_args
+from lsp_server.sampler_args import add_model_args, add_repair_margin_arg, add_sampler_args, sampler_from_args
 
 
 def settings_from_args(args: argparse.Namespace):
@@ -27,7 +27,7 @@ def settings_from_args(args: argparse.Namespace):
             raise ValueError("the instruction is empty")
         mode = Mode("instruction", instruction=args.instruction)
     else:
-        mode = Mode("repair" if args.repair else "fill")
+        mode = Mode("repair", repair_margin=args.repair_margin) if args.repair else Mode("fill")
     kind = "write" if args.write else ("out" if args.out else "dry-run")
     out_dir = Path(args.out).resolve() if args.out else None
     output = Output(kind, out_dir, EXTENSION_BY_LANGUAGE[mode.language] if mode.language else "")
@@ -115,6 +115,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     mode.add_argument("--to", metavar="LANGUAGE", help="translate to LANGUAGE; files get its extension")
     mode.add_argument("--repair", action="store_true", help="reopen each unit's unlikely tokens and re-denoise")
     mode.add_argument("--fill", action="store_true", help="fill placeholders: ..., pass  # TODO, <mask>")
+    add_repair_margin_arg(p)
     out = p.add_mutually_exclusive_group()
     out.add_argument("--dry-run", action="store_true", help="print a unified diff and a summary (the default)")
     out.add_argument("--write", action="store_true", help="rewrite files in place (atomically)")

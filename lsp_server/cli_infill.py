@@ -7,7 +7,7 @@ import difflib
 import sys
 from pathlib import Path
 
-from lsp_server.sampler_args import add_model_args, add_sampler_args, sampler_from_args
+from lsp_server.sampler_args import add_model_args, add_repair_margin_arg, add_sampler_args, sampler_from_args
 
 
 class PositionError(ValueError):
@@ -109,9 +109,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     where.add_argument("--at", help="1-based L:C to insert at")
     p.add_argument("--diff", action="store_true", help="print a unified diff instead of the new file")
     p.add_argument("--repair", action="store_true", help="keep the span, reopen only its unlikely tokens")
-    p.add_argument("--repair-margin", type=float, default=8.0, metavar="NATS",
-                   help="with --repair: reopen a token only this far below the best alternative (default 8, as the "
-                        "server's repairMargin)")
+    add_repair_margin_arg(p)
     p.add_argument("--budget", type=int, default=0, help="span budget in tokens (0: guess)")
     add_model_args(p)
     add_sampler_args(p)

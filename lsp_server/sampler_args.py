@@ -56,3 +56,14 @@ def sampler_from_args(args: argparse.Namespace) -> SamplerConfig:
         window=args.semi_ar,
         pad_at_frontier=args.pad_at_frontier,
     )
+
+
+def add_repair_margin_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--repair-margin",
+        type=float,
+        default=8.0,
+        metavar="NATS",
+        help="with --repair: reopen a token only this far below the best alternative (default 8, as the server's "
+        "repairMargin)",
+    )

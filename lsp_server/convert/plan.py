@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from lsp_server import spans
 from lsp_server.convert.units import Unit
@@ -21,6 +21,9 @@ class Mode:
     kind: str  # one of MODES
     instruction: str = ""  # --instruction's text
     language: str = ""  # --to's target grammar
+    # --repair: reopen a token only when it lies this many nats below the model's best alternative, as the
+    # server's Repair does (lsp_server.actions.Gates.repair_margin)
+    repair_margin: float = 8.0
 
     def __post_init__(self):
         if self.kind not in MODES:
@@ -52,17 +55,22 @@ class Job:
     request: InfillRequest
     repair: bool  # engine.repair (keeps the text, reopens unlikely tokens) instead of infill
     size: int = 0  # span budget in tokens, for packing
+    margin: float | None = None  # a repair's margin rule (None: the syntax guard's probability bound)
 
 
 @dataclass(frozen=True)
 class Batch:
-    """Jobs run in one engine call: several infill rows, or several repair rows (never mixed)."""
+    """Jobs run in one engine call: several infill rows, or several repair rows of one rule (never mixed)."""
 
     jobs: tuple[Job, ...]
 
     @property
     def repair(self) -> bool:
         return self.jobs[0].repair
+
+    @property
+    def margin(self) -> float | None:
+        return self.jobs[0].margin
 
 
 def hinted_prefix(text: str, unit: Unit, hint: str, language: str | None) -> str:
@@ -91,7 +99,8 @@ def jobs_for_unit(file: int, index: int, text: str, unit: Unit, mode: Mode, lang
     """The requests that convert one unit (none in --fill mode when it has no placeholder)."""
     old = unit.text(text)
     if mode.kind == "repair":
-        return [Job(file, index, 0, InfillRequest(text[: unit.start], text[unit.end :], old), True)]
+        request = InfillRequest(text[: unit.start], text[unit.end :], old)
+        return [Job(file, index, 0, request, True, margin=mode.repair_margin)]
     if mode.kind == "fill":
         jobs = []
         for n, hole in enumerate(unit_holes(text, unit, mode, language)):
@@ -107,15 +116,16 @@ def jobs_for_unit(file: int, index: int, text: str, unit: Unit, mode: Mode, lang
 def pack(jobs: list[Job], measure: Callable[[InfillRequest], int], batch_size: int, batch_tokens: int) -> list[Batch]:
     """Jobs sorted by span budget and cut into batches (padding stays small); infills and repairs apart."""
     sized = sorted(
-        (Job(j.file, j.unit, j.hole, j.request, j.repair, measure(j.request)) for j in jobs),
-        key=lambda j: (j.repair, j.size, j.file, j.unit, j.hole),
+        (replace(j, size=measure(j.request)) for j in jobs),
+        key=lambda j: (j.repair, j.margin is None, j.margin or 0.0, j.size, j.file, j.unit, j.hole),
     )
     batches: list[Batch] = []
     current: list[Job] = []
     for job in sized:
         # Sorted ascending, so the newest job has the widest span: the batch costs its size per row.
         full = len(current) >= batch_size or job.size * (len(current) + 1) > batch_tokens
-        if current and (full or job.repair != current[0].repair):
+        kind_changes = (job.repair, job.margin) != (current[0].repair, current[0].margin) if current else False
+        if current and (full or kind_changes):
             batches.append(Batch(tuple(current)))
             current = []
         current.append(job)

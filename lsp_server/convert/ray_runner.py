@@ -34,10 +34,12 @@ class UnitWorker:
     def name(self) -> str:
         return self.engine.name
 
-    def run(self, requests: list[InfillRequest], repair: bool, sampler: SamplerConfig) -> list[InfillResult]:
+    def run(
+        self, requests: list[InfillRequest], repair: bool, sampler: SamplerConfig, margin: float | None = None
+    ) -> list[InfillResult]:
         from lsp_server.convert.runner import run_batch
 
-        return run_batch(self.engine, requests, repair, sampler, self.context_tokens)
+        return run_batch(self.engine, requests, repair, sampler, self.context_tokens, margin)
 
 
 def connect(address: str) -> None:
@@ -84,7 +86,7 @@ class RayExecutor:
             while free and queue:
                 i, batch = queue.pop()
                 actor = free.pop()
-                ref = actor.run.remote([j.request for j in batch.jobs], batch.repair, sampler)
+                ref = actor.run.remote([j.request for j in batch.jobs], batch.repair, sampler, batch.margin)
                 pending[ref] = (i, actor)
             ready, _ = ray.wait(list(pending), num_returns=1)
             i, actor = pending.pop(ready[0])

@@ -49,10 +49,12 @@ class Executor(Protocol):
         ...
 
 
-def run_batch(engine, requests: list[InfillRequest], repair: bool, sampler: SamplerConfig, context: int):
-    """One engine call: a batch of infills or a batch of repairs."""
+def run_batch(
+    engine, requests: list[InfillRequest], repair: bool, sampler: SamplerConfig, context: int, margin=None
+):
+    """One engine call: a batch of infills or a batch of repairs (by `margin` when given, else the bound)."""
     if repair:
-        return engine.repair_batch(requests, sampler, context_tokens=context)
+        return engine.repair_batch(requests, sampler, context_tokens=context, margin=margin)
     return engine.infill_batch(requests, sampler, context_tokens=context)
 
 
@@ -64,7 +66,8 @@ class LocalExecutor:
 
     def run(self, batches: list[Batch], sampler: SamplerConfig) -> Iterator[tuple[int, list[InfillResult]]]:
         for i, batch in enumerate(batches):
-            yield i, run_batch(self.engine, [j.request for j in batch.jobs], batch.repair, sampler, self.context_tokens)
+            requests = [j.request for j in batch.jobs]
+            yield i, run_batch(self.engine, requests, batch.repair, sampler, self.context_tokens, batch.margin)
 
 
 class Progress(Protocol):

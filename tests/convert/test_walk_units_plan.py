@@ -105,6 +105,17 @@ def test_pack_sorts_by_size_and_respects_both_limits():
     assert seen == sorted((j.file, j.unit) for j in jobs)
 
 
+def test_repair_jobs_carry_the_margin_and_never_share_a_batch_with_guard_repairs():
+    text = "def f(a):\n    return a\n"
+    from lsp_server.convert.units import Unit
+
+    jobs = plan.jobs_for_unit(0, 0, text, Unit(0, len(text), "function"), plan.Mode("repair", repair_margin=6.0), "python")
+    assert [j.margin for j in jobs] == [6.0] and jobs[0].repair
+    guard_repair = plan.Job(0, 1, -1, InfillRequest("", "", "x"), True)  # the syntax guard's: the bound
+    batches = plan.pack([*jobs, guard_repair], lambda r: len(r.span), batch_size=8, batch_tokens=1000)
+    assert sorted(b.margin is None for b in batches) == [False, True] and all(len(b.jobs) == 1 for b in batches)
+
+
 def test_packing_budget_is_the_engines_budget(engine):
     text = sample_tree.python_module(3)
     for request in (InfillRequest(text[:90], text[190:], text[90:190]), InfillRequest("a", "b", single_line=True)):
