@@ -140,6 +140,8 @@ async def _session(args: Any, path: str, text: str) -> dict:
     cmd += ["--model", str(args.model)] if getattr(args, "model", None) else []
     await client.start_io(*cmd)
     options = {"threads": args.threads} if getattr(args, "threads", 0) else {}
+    if getattr(args, "completion_context", 0):
+        options["completionContextTokens"] = int(args.completion_context)
     if getattr(args, "debounce_ms", None) is not None:
         options["completionDebounceMs"] = float(args.debounce_ms)
     try:

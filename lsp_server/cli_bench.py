@@ -66,6 +66,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--read-ms", type=float, default=250, help="--typing: time between a suggestion and its accept")
     p.add_argument("--accept-cases", type=int, default=20, help="--typing: accepts to replay")
     p.add_argument("--typing-chars", type=int, default=400, help="--typing: characters to type")
+    p.add_argument("--completion-context", type=int, default=0, help="--typing: the server's completion context")
     p.add_argument("--debounce-ms", type=float, default=None, help="--typing: the server's debounce (default: auto)")
     p.add_argument("--kind", default="line", help="span kind: line, line_tail, lines, syntax, random")
     p.add_argument("--context", type=int, default=512, help="context tokens around the span")
