@@ -53,13 +53,14 @@ class Completions:
         self.shown: dict[str, Shown] = {}
         self.debounces: dict[str, Debounce] = {}
         self.turns: dict[str, int] = {}
+        self.preparing: dict[str, tuple[tuple, Any]] = {}  # uri -> (cache key, background job) of the next answer
 
     # --- document events -----------------------------------------------------------------------------------
     def edited(self, uri: str) -> None:
         self._debounce(uri).edited()
 
     def closed(self, uri: str) -> None:
-        for table in (self.shown, self.debounces, self.turns):
+        for table in (self.shown, self.debounces, self.turns, self.preparing):
             table.pop(uri, None)
 
     def _debounce(self, uri: str) -> Debounce:
@@ -91,6 +92,8 @@ class Completions:
             done, origin = hit
             self.server.scheduler.supersede(f"complete:{doc.uri}")  # the older request is not wanted either
             return self._answered(doc, hole, done, "prefetch" if origin == "prefetch" else "cache")
+        if not explicit and (prepared := await self._prepared(doc.uri, key)) is not None:
+            return self._answered(doc, hole, prepared, "prefetch")
         if not explicit:
             await self._wait_debounce(doc.uri, turn)
         floor = 0.0 if explicit else opts.gates.completion_floor  # an explicit request answers, showing confidence
@@ -124,6 +127,17 @@ class Completions:
             quiet = self.server.scheduler.cached((*key[:-1], False))
             hit = quiet if quiet is not None and quiet[0].text else None
         return hit
+
+    async def _prepared(self, uri: str, key: tuple) -> Completion | None:
+        """The answer of the background job preparing exactly this request, awaited when it is still running
+        (an accept that came before the preparation finished); None when there is none or it was cancelled."""
+        key_job = self.preparing.get(uri)
+        if key_job is None or key_job[0] != key:
+            return None
+        try:
+            return await asyncio.shield(asyncio.wrap_future(key_job[1].future))
+        except Exception:  # noqa: BLE001 - cancelled by another request, or failed: the model answers afresh
+            return None
 
     async def _wait_debounce(self, uri: str, turn: int) -> None:
         delay = self._debounce(uri).delay_ms()
@@ -162,7 +176,8 @@ class Completions:
             return done
 
         # Nobody awaits it: a cancellation is its normal end, and a failure reaches the user's next real request.
-        self.server.scheduler.submit(work, key=f"prefetch:{doc.uri}", background=True)
+        job = self.server.scheduler.submit(work, key=f"prefetch:{doc.uri}", background=True)
+        self.preparing[doc.uri] = (key, job)
 
 
 def _request(target: Target, opts: actions.Options, explicit: bool):
