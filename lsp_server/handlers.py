@@ -11,12 +11,14 @@ from lsprotocol import types
 from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams, JsonRpcRequestCancelled
 from pygls.uris import to_fs_path
 
-from lsp_server import actions, positions, spans
+from lsp_server import actions, next_edits, positions, spans
 from lsp_server import settings as settings_mod
 from lsp_server.completions import Answer, Superseded
+from lsp_server.history import History
 from lsp_server.server import REQUEST_FAILED, Document, InstantEditServer, StaleVersion, document_from
 from lsp_server.spans import Span
 from lsp_server.workspace_index import WorkspaceIndex
+from model import scoring
 
 ACTION_TITLES = {"regenerate": "Regenerate selection", "repair": "Repair selection", "fill": "Fill placeholders"}
 APPLY_ANYWAY = "applyAnyway"
@@ -73,17 +75,20 @@ def did_change(ls: InstantEditServer, params: types.DidChangeTextDocumentParams)
     if doc is None:
         return
     text = doc.text
+    history = ls.histories.setdefault(doc.uri, History())
     for change in params.content_changes:
         if isinstance(change, types.TextDocumentContentChangePartial):
             r = change.range
+            start, end = (r.start.line, r.start.character), (r.end.line, r.end.character)
             try:
-                text = positions.apply_change(
-                    text, (r.start.line, r.start.character), (r.end.line, r.end.character), change.text, ls.encoding
-                )
+                a, b = positions.range_offsets(positions.Lines.of(text), start, end, ls.encoding)
+                before, text = text, positions.apply_change(text, start, end, change.text, ls.encoding)
+                history.record(before, a, b, change.text)
             except positions.PositionError as e:
                 ls.log_line(f"instant-edit: ignored a change outside {doc.uri}: {e}", types.MessageType.Error)
-        else:
+        else:  # the whole text replaced (a reload, an external change): the history no longer applies
             text = change.text
+            history.clear()
     ls.docs[doc.uri] = Document(doc.uri, text, params.text_document.version, doc.language, doc.path)
     ls.completions.edited(doc.uri)
 
@@ -91,6 +96,7 @@ def did_change(ls: InstantEditServer, params: types.DidChangeTextDocumentParams)
 def did_close(ls: InstantEditServer, params: types.DidCloseTextDocumentParams) -> None:
     ls.docs.pop(params.text_document.uri, None)
     ls.completions.closed(params.text_document.uri)
+    ls.histories.pop(params.text_document.uri, None)
 
 
 def did_save(ls: InstantEditServer, params: types.DidSaveTextDocumentParams) -> None:
@@ -399,6 +405,45 @@ def _item(label: str, filter_text: str, edit: types.TextEdit) -> types.Completio
     )
 
 
+# --- next edits ----------------------------------------------------------------------------------------------
+async def next_edits_request(ls: InstantEditServer, params: Any) -> dict:
+    """instantEdit/nextEdits {textDocument: {uri}, position}: the edits the last change calls for elsewhere,
+    {version, edits: [{range, newText, confidence}]}, best first; empty when nothing is confident."""
+    uri, pos = _field(_field(params, "textDocument"), "uri"), _field(params, "position")
+    if not isinstance(uri, str) or pos is None:
+        raise JsonRpcInvalidParams("expected {textDocument: {uri}, position}")
+    doc = ls.document(uri)
+    try:
+        line, character = int(_field(pos, "line")), int(_field(pos, "character"))
+        cursor = positions.offset_at(positions.Lines.of(doc.text), line, character, ls.encoding)
+    except (TypeError, ValueError, positions.PositionError) as e:
+        raise JsonRpcInvalidParams(f"bad position for {uri}: {e}") from None
+    history = ls.histories.get(uri)
+    hunk = history.last() if history is not None and history.matches(doc.text) else None
+    found = next_edits.candidates(doc.text, hunk, cursor) if hunk is not None else []
+    if not found:
+        return {"version": doc.version, "edits": []}
+    s, hunks = ls.settings, list(history.hunks)
+
+    def work(engine, stop):
+        def score(prefix: str, suffix: str, old: str, new: str) -> float:
+            return scoring.preference(engine, prefix, suffix, old, new, s.context_tokens)
+
+        return next_edits.judge(score, doc.text, found, hunks, doc.language, s.context_tokens, s.next_edit_margin, stop)
+
+    kept = await ls.run_job(work, key=f"nextEdits:{uri}")
+    edits = [
+        {"range": _json_range(ls.client_range(doc, k.span)), "newText": k.new, "confidence": round(k.confidence, 4)}
+        for k in kept[: s.next_edit_max]
+    ]
+    return {"version": doc.version, "edits": edits}
+
+
+def _field(obj: Any, name: str) -> Any:
+    """A field of custom-request params (pygls gives them as objects, tests may send dicts)."""
+    return obj.get(name) if isinstance(obj, dict) else getattr(obj, name, None)
+
+
 # --- introspection -------------------------------------------------------------------------------------------
 def status_request(ls: InstantEditServer, params: Any) -> dict:
     """instantEdit/settings: the effective settings and model state (for clients' status views and tests)."""
@@ -440,6 +485,7 @@ def register(ls: InstantEditServer) -> None:
     feature(types.TEXT_DOCUMENT_COMPLETION, types.CompletionOptions(trigger_characters=[".", "(", " "]))(completion)
     feature("instantEdit/settings")(status_request)
     feature("instantEdit/indexLookup")(index_lookup)
+    feature("instantEdit/nextEdits")(next_edits_request)
     for name in ("regenerate", "repair", "fill"):
         ls.command(f"instantEdit.{name}")(_command(name))
     ls.command("instantEdit.rewrite")(_command("rewrite", "instruction"))

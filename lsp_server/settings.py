@@ -33,6 +33,9 @@ class Settings:
     # torch threads on the CPU; 0: one per two cores (on a 2-core machine that another process keeps busy, two
     # threads made a completion 26x slower than one, README "Latency").
     threads: int = 0
+    # Next-edit suggestions: kept when the model prefers the new text by this many nats; at most this many.
+    next_edit_margin: float = 1.0
+    next_edit_max: int = 5
     # The gates (lsp_server.actions.Gates): confidence floors for Regenerate and typing-triggered completions
     # (0: off) and Repair's margin in nats.
     regenerate_floor: float = 0.8

@@ -1,0 +1,86 @@
+"""Edit history and next-edit candidates without the server; the model's judgement on the real embedded model."""
+
+from __future__ import annotations
+
+from lsp_server import next_edits
+from lsp_server.history import History, render
+from lsp_server.spans import Span
+
+CODE = "def total(values):\n    return sum(values)\n\n\nprint(total([1]))\nx = total(y) + subtotal(z)\n"
+
+
+def _type(history: History, text: str, at: int, chars: str, t0: float = 0.0) -> str:
+    for i, ch in enumerate(chars):
+        history.record(text, at + i, at + i, ch, now=t0 + 0.1 * i)
+        text = text[: at + i] + ch + text[at + i :]
+    return text
+
+
+def test_keystrokes_coalesce_into_one_hunk_and_older_hunks_follow():
+    h = History()
+    at = CODE.index("total")
+    text = _type(h, CODE, at + 5, "_sum")
+    assert len(h.hunks) == 1 and (h.hunks[0].old, h.hunks[0].new) == ("", "_sum") and h.matches(text)
+    # A backspace inside the hunk shrinks it; a change elsewhere later starts a new hunk.
+    h.record(text, at + 8, at + 9, "", now=0.5)
+    text = text[: at + 8] + text[at + 9 :]
+    assert h.hunks[0].new == "_su"
+    head = text.index("print")
+    h.record(text, 0, 0, "# a\n", now=10.0)
+    text = "# a\n" + text
+    assert len(h.hunks) == 2 and h.hunks[0].start == at + 5 + 4 and h.matches(text)
+    assert text[head + 4 :].startswith("print")
+    # A whole change over an older hunk drops it: its text no longer lines up.
+    h.record(text, at + 4, at + 12, "sum_all", now=20.0)
+    assert all(hk.new != "_su" for hk in h.hunks)
+    h.clear()
+    assert h.last() is None
+
+
+def test_a_pause_splits_hunks_and_a_huge_paste_is_not_history():
+    h = History()
+    text = _type(h, "a = 1\n", 0, "b", t0=0)
+    _type(h, text, 1, "c", t0=5)  # more than MERGE_S later
+    assert [hk.new for hk in h.hunks] == ["b", "c"]
+    h.record("", 0, 0, "x" * 5000, now=9)
+    assert [hk.new for hk in h.hunks] == ["b", "c"]
+
+
+def test_a_rename_finds_the_other_whole_word_uses_nearest_first():
+    h = History()
+    at = CODE.index("total")
+    text = _type(h, CODE, at + 5, "_sum")
+    assert next_edits.renamed(text, h.last()) == ("total", "total_sum", Span(at, at + 9))
+    found = next_edits.candidates(text, h.last(), cursor=len(text))
+    assert [text[c.span.start : c.span.end] for c in found] == ["total", "total"]
+    assert all(c.new == "total_sum" for c in found)
+    assert found[0].span.start > found[1].span.start  # the one nearest the cursor (end of file) first
+    assert "subtotal" in text  # not a whole-word use: not a candidate
+
+
+def test_a_replaced_literal_finds_its_other_occurrences_and_render_shows_the_edit():
+    text = 'a = "utf8"\nb = "utf8"\n'
+    h = History()
+    h.record(text, 5, 9, "utf-8", now=0)
+    text = text[:5] + "utf-8" + text[9:]
+    found = next_edits.candidates(text, h.last(), cursor=0)
+    assert [(c.old, c.new, text[c.span.start : c.span.end]) for c in found] == [("utf8", "utf-8", "utf8")]
+    assert render(h.hunks, "#") == "# edit: utf8 -> utf-8\n"
+    assert next_edits.with_history("x = 1\n    y = ", h.hunks, "python") == "x = 1\n    # edit: utf8 -> utf-8\n    y = "
+
+
+def test_judge_keeps_what_the_model_prefers_by_the_margin(engine):
+    from model import scoring
+
+    h = History()
+    text = _type(h, CODE, CODE.index("total") + 5, "_sum")
+    found = next_edits.candidates(text, h.last(), cursor=0)
+
+    def score(prefix, suffix, old, new):
+        return scoring.preference(engine, prefix, suffix, old, new, 256)
+
+    gains = [score(text[: c.span.start], text[c.span.end :], c.old, c.new) for c in found]
+    kept = next_edits.judge(score, text, found, h.hunks, "python", 256, margin=-100.0)
+    assert len(kept) == len(found) and [k.margin for k in kept] == sorted((k.margin for k in kept), reverse=True)
+    assert all(0 < k.confidence < 1 for k in kept) and all(isinstance(g, float) for g in gains)
+    assert next_edits.judge(score, text, found, h.hunks, "python", 256, margin=100.0) == []
