@@ -12,6 +12,8 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, replace
 
+from model.edit_history import render_edits
+
 MERGE_S = 2.0
 MAX_HUNKS = 16
 MAX_HUNK_CHARS = 2000  # a paste bigger than this is kept out of the history (it is not an edit to repeat)
@@ -77,13 +79,5 @@ class History:
 
 
 def render(hunks: list[Hunk], comment: str = "#", limit: int = 4) -> str:
-    """The recent edits as comment lines for the model's context, newest last:
-
-        # edit: total -> total_sum
-    Multi-line texts are shown with their line breaks as `\\n`; at most `limit` hunks.
-    """
-    lines = []
-    for h in hunks[-limit:]:
-        old, new = (t.replace("\n", "\\n").strip() for t in (h.old, h.new))
-        lines.append(f"{comment} edit: {old or '(nothing)'} -> {new or '(nothing)'}\n")
-    return "".join(lines)
+    """The recent edits as comment lines for the model's context, newest last (model/edit_history.py)."""
+    return render_edits([(h.old, h.new) for h in hunks], comment, limit)

@@ -14,9 +14,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from lsp_server import context
-from lsp_server.history import Hunk, render
+from lsp_server.history import Hunk
 from lsp_server.languages import line_comment
 from lsp_server.spans import Span
+from model.edit_history import note_above, render_edits
 
 MAX_CANDIDATES = 20
 _IDENT = re.compile(r"[A-Za-z_]\w*")
@@ -87,24 +88,28 @@ def judge(
 ) -> list[Suggestion]:
     """The candidates the model prefers changed, best first. `score(prefix, suffix, old, new)` returns
     log p(new) - log p(old) for the hole between prefix and suffix."""
-    kept = []
+    kept, pairs = [], shown_edits(text, hunks)
     for cand in found:
         if should_stop is not None and should_stop():
             break
         ctx = context.build(text, cand.span, context_tokens, language, None, None)
-        prefix = with_history(ctx.prefix, hunks, language)
+        prefix = with_history(ctx.prefix, pairs, language)
         gain = score(prefix, ctx.suffix, cand.old, cand.new)
         if gain >= margin:
             kept.append(Suggestion(cand.span, cand.new, 1 / (1 + math.exp(-gain)), gain))
     return sorted(kept, key=lambda s: -s.margin)
 
 
-def with_history(prefix: str, hunks: list[Hunk], language: str | None) -> str:
-    """The recent edits as comment lines just above the candidate's line, where the model reads them."""
-    notes = render(hunks, line_comment(language))
-    if not notes:
-        return prefix
-    line_start = prefix.rfind("\n") + 1
-    indent = re.match(r"[ \t]*", prefix[line_start:]).group()
-    notes = "".join(indent + line for line in notes.splitlines(keepends=True))
-    return prefix[:line_start] + notes + prefix[line_start:]
+def with_history(prefix: str, pairs: list[tuple[str, str]], language: str | None) -> str:
+    """The recent edits as comment lines just above the candidate's line, where the model learned to read them."""
+    return note_above(prefix, render_edits(pairs, line_comment(language)))
+
+
+def shown_edits(text: str, hunks: list[Hunk]) -> list[tuple[str, str]]:
+    """(old, new) per hunk as the model reads them: a rename as whole names (`total -> total_sum`, not
+    `-> _sum`), other edits as the text they replaced."""
+    pairs = []
+    for h in hunks:
+        rename = renamed(text, h)
+        pairs.append(rename[:2] if rename else (h.old, h.new))
+    return pairs

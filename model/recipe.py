@@ -1,6 +1,6 @@
 """Training recipes for the embedded model: which objective each stretch of a run trains, by tokens seen.
 
-Three recipes share one training loop (`model.train`):
+Four recipes share one training loop (`model.train`):
 
 - `mdlm`: masked diffusion from scratch (MDLM/LLaDA bound) with short-window and mask-ratio curricula, one
   hole per infill row. The recipe of runs 1-4.
@@ -9,6 +9,8 @@ Three recipes share one training loop (`model.train`):
   head keeps its meaning), attention opened from causal to bidirectional over `anneal_tokens`, then the
   masked-diffusion loss. A small model learns far more per token from next-token prediction, where every
   position carries loss, than from masked diffusion.
+- `ar_adapt_dense_edits`: `ar_adapt_dense` where a tenth of the infill rows show edit history above their
+  hole (`# edit: old -> new`, model/edit_examples.py), for next-edit suggestions.
 - `ar_adapt_dense`: `ar_adapt` whose infill rows hold several holes each. One hole of 10-20 tokens in a
   128-512-token row leaves most of the row's compute without loss; several holes per row multiply the loss
   tokens per step for the same compute.
@@ -31,6 +33,9 @@ class Recipe:
     curricula: bool = True
     # Read position i's prediction at i-1, as a left-to-right model does: recipes that start left to right.
     logit_shift: bool = False
+    # Share of infill rows that carry edit history above their hole (model/edit_examples.py): the model learns
+    # to continue a change the user made elsewhere, for next-edit suggestions.
+    edit_share: float = 0.0
 
     def in_ar_phase(self, tokens_seen: int) -> bool:
         return tokens_seen < self.ar_tokens
@@ -48,6 +53,11 @@ RECIPES = {
     "ar_adapt_dense": Recipe(
         "ar_adapt_dense", ar_tokens=2_000_000, anneal_tokens=500_000, holes_per_row=(3, 8), curricula=False,
         logit_shift=True,
+    ),
+    # ar_adapt_dense with a tenth of its infill rows showing edit history: the chosen recipe from session 17 on.
+    "ar_adapt_dense_edits": Recipe(
+        "ar_adapt_dense_edits", ar_tokens=2_000_000, anneal_tokens=500_000, holes_per_row=(3, 8), curricula=False,
+        logit_shift=True, edit_share=0.1,
     ),
 }
 

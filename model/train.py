@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 
-from model import examples
+from model import edit_examples, examples
 from model.card import hardware, record_run
 from model.checkpoint import load_network, save_network
 from model.config import ModelConfig
@@ -141,7 +141,11 @@ def make_batch(
     rows: list[tuple[list[int], list[tuple[int, int]]]] = []  # ids, regions (start, length)
     while len(rows) < batch_size:
         f = sampler.draw()
-        if infill and recipe.holes_per_row[1] > 1:
+        if infill and recipe.edit_share and rng.random() < recipe.edit_share:
+            edited = edit_examples.edit_example(tok, f.text, f.language, seq_len, rng)
+            if edited and edited.budget > 0:
+                rows.append((edited.ids, [(edited.span_start, edited.budget)]))
+        elif infill and recipe.holes_per_row[1] > 1:
             dense = examples.multi_infill_example(tok, f.text, f.language, seq_len, rng, rng.randint(*recipe.holes_per_row))
             if dense:
                 rows.append((dense.ids, dense.holes))

@@ -8,4 +8,6 @@ set -euo pipefail
 minutes=${1:?usage: train-session.sh MINUTES [OUT]}
 out=${2:-runs/session}
 # One thread: on a busy 2-core machine two threads run slower than one.
-OMP_NUM_THREADS=1 exec nice -n 10 instant-edit train --out "$out" --resume --minutes "$minutes"
+# The recipe: ar_adapt_dense (the comparison's winner) with edit-history rows for next edits, from session 17 on.
+recipe=${RECIPE:-ar_adapt_dense_edits}
+OMP_NUM_THREADS=1 exec nice -n 10 instant-edit train --out "$out" --resume --minutes "$minutes" --recipe "$recipe"

@@ -158,3 +158,21 @@ def test_cli_resume_without_a_checkpoint_is_one_clear_error(tmp_path):
 
 def test_every_recipe_is_named_in_the_cli():
     assert set(RECIPES) == {"mdlm", "ar_adapt", "ar_adapt_dense"}
+
+
+def test_edit_rows_are_mixed_into_the_edits_recipe(tmp_path, monkeypatch):
+    from model import edit_examples
+
+    cfg = replace(tiny_config(tmp_path, tokens=0), recipe="ar_adapt_dense_edits", ar_tokens=0, infill_share=1.0)
+    assert RECIPES["ar_adapt_dense_edits"].edit_share == 0.1
+    made = []
+    real = edit_examples.edit_example
+    monkeypatch.setattr(edit_examples, "edit_example", lambda *a: made.append(real(*a)) or made[-1])
+    tok, _ = shipped_tokenizer()
+    from model.corpus import build_corpus
+
+    rng = random.Random(3)
+    sampler = FileSampler(build_corpus(cfg.roots, 10**9).train, rng)
+    batches = [make_batch(tok, sampler, cfg, rng) for _ in range(10)]
+    assert any(m is not None for m in made)  # some rows of these batches carry edit history
+    assert all(len(b["targets"]) > 0 for b in batches)

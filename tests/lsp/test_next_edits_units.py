@@ -66,7 +66,14 @@ def test_a_replaced_literal_finds_its_other_occurrences_and_render_shows_the_edi
     found = next_edits.candidates(text, h.last(), cursor=0)
     assert [(c.old, c.new, text[c.span.start : c.span.end]) for c in found] == [("utf8", "utf-8", "utf8")]
     assert render(h.hunks, "#") == "# edit: utf8 -> utf-8\n"
-    assert next_edits.with_history("x = 1\n    y = ", h.hunks, "python") == "x = 1\n    # edit: utf8 -> utf-8\n    y = "
+    pairs = next_edits.shown_edits(text, h.hunks)
+    assert next_edits.with_history("x = 1\n    y = ", pairs, "python") == "x = 1\n    # edit: utf8 -> utf-8\n    y = "
+
+
+def test_a_typed_rename_is_shown_to_the_model_as_whole_names():
+    h = History()
+    text = _type(h, CODE, CODE.index("total") + 5, "_sum")
+    assert next_edits.shown_edits(text, h.hunks) == [("total", "total_sum")]
 
 
 def test_judge_keeps_what_the_model_prefers_by_the_margin(engine):
