@@ -206,6 +206,8 @@ def mask_rows(rows, pad: int, mask: int, cfg: TrainConfig, rng: random.Random, t
             area[start : start + length] = True
         if recipe.logit_shift:
             area[0] = False
+        if not area.any():  # a one-token hole at a row's first position, unreadable when shifted: nothing to train
+            continue
         chosen = area & (torch.rand(width) < t)
         if not chosen.any():
             spots = area.nonzero().flatten()

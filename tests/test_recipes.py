@@ -176,3 +176,14 @@ def test_edit_rows_are_mixed_into_the_edits_recipe(tmp_path, monkeypatch):
     batches = [make_batch(tok, sampler, cfg, rng) for _ in range(10)]
     assert any(m is not None for m in made)  # some rows of these batches carry edit history
     assert all(len(b["targets"]) > 0 for b in batches)
+
+
+def test_a_row_with_nothing_to_mask_is_skipped_not_a_crash(tmp_path):
+    from model.train import mask_rows
+
+    cfg = replace(tiny_config(tmp_path, tokens=0), recipe="ar_adapt_dense", ar_tokens=0)
+    # Session 17's run died on this: a one-token hole at position 0 of a shifted row has no reading position.
+    rows = [([5, 6, 7, 8], [(0, 1)]), ([5, 6, 7, 8, 9], [(1, 3)])]
+    batch = mask_rows(rows, 2, 1, cfg, random.Random(0), 0)
+    assert not (batch["ids"][0] == 1).any() and (batch["ids"][1] == 1).any()
+    assert len(batch["targets"]) == int((batch["ids"] == 1).sum()) > 0
