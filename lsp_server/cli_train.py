@@ -73,6 +73,11 @@ def run_eval(args: argparse.Namespace) -> int:
     from model.evaluate import EvalConfig, evaluate
 
     engine = model.load(args.model, device=args.device)
+    if getattr(args, "next_edit", False):  # next-edit suggestions on scenarios cut from held-out files
+        from lsp_server.eval_next_edits import run
+
+        print(json.dumps(run(engine, args.cases, args.seed, args.margin)))
+        return 0
     if getattr(args, "gates", False):  # the held-out gates instead: repair margins, floors, syntax guard
         from model.gates import run_cli
 
@@ -144,6 +149,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     e.add_argument("--write-card", action="store_true", help="save eval.json and refresh MODEL_CARD.md")
     e.add_argument("--gates", action="store_true",
                    help="measure the gates instead (model/gates.py): --cases requests per kind")
+    e.add_argument("--next-edit", action="store_true",
+                   help="next-edit suggestions instead (lsp_server/eval_next_edits.py): --cases scenarios per kind")
+    e.add_argument("--margin", type=float, default=1.0, help="--next-edit: the server's nextEditMargin")
     e.add_argument("--likelihood", action="store_true",
                    help="also score the true span in one pass: cross-entropy and token accuracy per kind")
     e.set_defaults(func=run_eval)

@@ -426,8 +426,8 @@ async def next_edits_request(ls: InstantEditServer, params: Any) -> dict:
     s, hunks = ls.settings, list(history.hunks)
 
     def work(engine, stop):
-        def score(prefix: str, suffix: str, old: str, new: str) -> float:
-            return scoring.preference(engine, prefix, suffix, old, new, s.context_tokens)
+        def score(items: list[tuple[str, str, str, str]]) -> list[float]:
+            return scoring.preferences(engine, items, s.context_tokens)
 
         return next_edits.judge(score, doc.text, found, hunks, doc.language, s.context_tokens, s.next_edit_margin, stop)
 

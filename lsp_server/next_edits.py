@@ -77,7 +77,7 @@ def candidates(text: str, hunk: Hunk, cursor: int) -> list[Candidate]:
 
 
 def judge(
-    score: Callable[[str, str, str, str], float],
+    score: Callable[[list[tuple[str, str, str, str]]], list[float]],
     text: str,
     found: list[Candidate],
     hunks: list[Hunk],
@@ -85,18 +85,25 @@ def judge(
     context_tokens: int,
     margin: float,
     should_stop: Callable[[], bool] | None = None,
+    batch: int = 8,
 ) -> list[Suggestion]:
-    """The candidates the model prefers changed, best first. `score(prefix, suffix, old, new)` returns
-    log p(new) - log p(old) for the hole between prefix and suffix."""
-    kept, pairs = [], shown_edits(text, hunks)
+    """The candidates the model prefers changed, best first. `score([(prefix, suffix, old, new), ...])` returns
+    log p(new) - log p(old) for each hole between prefix and suffix (one batched model call per `batch`)."""
+    pairs = shown_edits(text, hunks)
+    items = []
     for cand in found:
+        ctx = context.build(text, cand.span, context_tokens, language, None, None)
+        items.append((with_history(ctx.prefix, pairs, language), ctx.suffix, cand.old, cand.new))
+    gains: list[float] = []
+    for i in range(0, len(items), batch):
         if should_stop is not None and should_stop():
             break
-        ctx = context.build(text, cand.span, context_tokens, language, None, None)
-        prefix = with_history(ctx.prefix, pairs, language)
-        gain = score(prefix, ctx.suffix, cand.old, cand.new)
-        if gain >= margin:
-            kept.append(Suggestion(cand.span, cand.new, 1 / (1 + math.exp(-gain)), gain))
+        gains += score(items[i : i + batch])
+    kept = [
+        Suggestion(cand.span, cand.new, 1 / (1 + math.exp(-gain)), gain)
+        for cand, gain in zip(found, gains)
+        if gain >= margin
+    ]
     return sorted(kept, key=lambda s: -s.margin)
 
 

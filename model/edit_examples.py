@@ -19,6 +19,7 @@ import re
 
 from model.edit_history import note_above, render_edits
 from model.examples import InfillLayout, choose_budget, layout_infill
+from model.syntax import parser_for
 from model.tokenizer import CodeTokenizer
 
 KINDS = ("rename", "literal")
@@ -59,14 +60,36 @@ def new_literal(old: str, rng: random.Random) -> str:
     return quote + body + quote
 
 
-def _occurrences(text: str, pattern: re.Pattern, minimum: int) -> dict[str, list[tuple[int, int]]]:
+def _occurrences(
+    text: str, pattern: re.Pattern, minimum: int, language: str | None = None
+) -> dict[str, list[tuple[int, int]]]:
+    """{text: spans} of the matches used at least `minimum` times. Identifiers come from the syntax tree where
+    there is a grammar (a word in a comment or a docstring is not a use of a name)."""
     found: dict[str, list[tuple[int, int]]] = {}
-    for m in pattern.finditer(text):
-        word = m.group(0)
-        if word.isidentifier() and (keyword.iskeyword(word) or word in ("self", "cls")):
+    names = _identifiers(text, language) if pattern is _IDENT else None
+    spans = names if names is not None else [(m.start(), m.end()) for m in pattern.finditer(text)]
+    for a, b in spans:
+        word = text[a:b]
+        if word.isidentifier() and (keyword.iskeyword(word) or word in ("self", "cls") or len(word) < 3):
             continue
-        found.setdefault(word, []).append((m.start(), m.end()))
+        found.setdefault(word, []).append((a, b))
     return {w: spots for w, spots in found.items() if len(spots) >= minimum}
+
+
+def _identifiers(text: str, language: str | None) -> list[tuple[int, int]] | None:
+    """Spans of identifier nodes (None without a grammar, or for non-ASCII text, where bytes and characters
+    part ways)."""
+    parser = parser_for(language) if language else None
+    if parser is None or not text.isascii():
+        return None
+    out, stack = [], [parser.parse(text.encode()).root_node]
+    while stack:
+        node = stack.pop()
+        if node.type == "identifier":
+            out.append((node.start_byte, node.end_byte))
+        else:
+            stack.extend(node.children)
+    return sorted(out)
 
 
 def edit_example(
@@ -75,7 +98,7 @@ def edit_example(
     """One infill row with edit history above its hole; None when the file has nothing of the chosen kind."""
     kind = rng.choice(KINDS)
     pattern, minimum = (_IDENT, 3) if kind == "rename" else (_LITERAL, 2)
-    found = _occurrences(text, pattern, minimum)
+    found = _occurrences(text, pattern, minimum, language)
     if not found:
         return None
     old = rng.choice(sorted(found))

@@ -83,11 +83,42 @@ def test_judge_keeps_what_the_model_prefers_by_the_margin(engine):
     text = _type(h, CODE, CODE.index("total") + 5, "_sum")
     found = next_edits.candidates(text, h.last(), cursor=0)
 
-    def score(prefix, suffix, old, new):
-        return scoring.preference(engine, prefix, suffix, old, new, 256)
+    def score(items):
+        return scoring.preferences(engine, items, 256)
 
-    gains = [score(text[: c.span.start], text[c.span.end :], c.old, c.new) for c in found]
+    gains = [scoring.preference(engine, text[: c.span.start], text[c.span.end :], c.old, c.new, 256) for c in found]
+    batched = scoring.preferences(engine, [(text[: c.span.start], text[c.span.end :], c.old, c.new) for c in found], 256)
+    assert [round(g, 3) for g in gains] == [round(g, 3) for g in batched]  # padding rows changes nothing
     kept = next_edits.judge(score, text, found, h.hunks, "python", 256, margin=-100.0)
     assert len(kept) == len(found) and [k.margin for k in kept] == sorted((k.margin for k in kept), reverse=True)
     assert all(0 < k.confidence < 1 for k in kept) and all(isinstance(g, float) for g in gains)
     assert next_edits.judge(score, text, found, h.hunks, "python", 256, margin=100.0) == []
+
+
+def test_eval_scenarios_record_the_users_part_and_expect_the_rest():
+    import random
+
+    from lsp_server import eval_next_edits
+
+    source = "def area(width, height):\n    return width * height\n\n\nprint(area(2, 3), area(4, 5))\n"
+    s = eval_next_edits.make_scenario(source, "rename", random.Random(0))
+    assert s is not None and s.kind == "rename"
+    hunk = s.history.last()
+    old = next_edits.renamed(s.text, hunk)[0]
+    new = hunk.new if next_edits.renamed(s.text, hunk)[1] == hunk.new else next_edits.renamed(s.text, hunk)[1]
+    assert s.history.matches(s.text) and len(s.expected) >= 1
+    for a, b, text in s.expected:  # each expected place still holds the old name and gets the new one
+        assert s.text[a:b] == old and text == new
+    found = {(c.span.start, c.span.end, c.new) for c in next_edits.candidates(s.text, hunk, s.cursor)}
+    assert s.expected <= found
+
+
+def test_eval_reports_precision_and_recall_per_margin(engine):
+    from lsp_server import eval_next_edits
+
+    report = eval_next_edits.run(engine, per_kind=1, seed=0, context_tokens=256)
+    assert set(report["kinds"]) <= set(eval_next_edits.KINDS) and report["all"]["scenarios"] >= 1
+    loosest = report["by_margin"][str(min(eval_next_edits.MARGINS))]
+    strictest = report["by_margin"][str(max(eval_next_edits.MARGINS))]
+    assert loosest["suggested"] >= strictest["suggested"]  # a higher margin never suggests more
+    assert 0 <= loosest["correct"] <= min(loosest["suggested"], loosest["expected"])
