@@ -274,10 +274,12 @@ def family_notes(engine) -> list[str]:
     notes = [f"{engine.name}: {family.name} weights are {family.license}"] if family and family.license else []
     block = engine.net.cfg.block_size
     if block:
-        notes.append(
-            f"{engine.name} was trained to denoise blocks of {block} tokens; block-causal decoding is not "
-            "implemented, so it is decoded with full bidirectional attention and may do worse than with its own sampler"
-        )
+        fim = "; the text after the span goes before it (fill-in-the-middle layout)"
+        fim = fim if getattr(engine, "fim_ids", None) else ""
+        notes.append(f"{engine.name} is decoded block by block ({block} tokens a block, block-causal attention){fim}")
+    suffix_note = getattr(engine, "suffix_note", None)
+    if suffix_note:
+        notes.append(suffix_note)
     return notes
 
 

@@ -32,7 +32,7 @@ class ModelConfig:
     # Qwen3 bodies: RMSNorm over each head's queries and keys before the rotation, and a head size of their own.
     qk_norm: bool = False
     attention_head_dim: int = 0  # config.json's `head_dim`; 0: hidden_size // num_attention_heads (Qwen2)
-    # Block-diffusion checkpoints (SDAR, Fast-dLLM v2) were trained to denoise blocks of this many tokens; 0: none.
+    # Block-diffusion checkpoints (SDAR, Fast-dLLM v2) denoise blocks of this many tokens, block-causally; 0: none.
     block_size: int = 0
 
     @property

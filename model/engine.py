@@ -22,6 +22,8 @@ DEFAULT_CHECKPOINT = Path(__file__).parent / "weights" / "default"
 CHARS_PER_TOKEN_BOUND = 8  # no token is longer than this many characters in practice
 MASK_GLYPH = "\u2591"  # how an open position shows in a streamed draft
 SINGLE_LINE_MAX_BUDGET = 64
+# Qwen2.5-Coder's fill-in-the-middle tokens (also in the Qwen2.5 and Qwen3 tokenizers): prefix, suffix, middle.
+FIM_TOKENS = ("<|fim_prefix|>", "<|fim_suffix|>", "<|fim_middle|>")
 
 
 @dataclass(frozen=True)
@@ -84,6 +86,26 @@ class Engine:
         texts = self.tok.token_texts()[: self.net.cfg.vocab_size]
         word = lambda c: c.isalnum() or c == "_"
         return [bool(t) and word(t[0]) for t in texts], [bool(t) and word(t[-1]) for t in texts]
+
+    @functools.cached_property
+    def fim_ids(self) -> tuple[int, int, int] | None:
+        """Ids of the fill-in-the-middle tokens (prefix, suffix, middle) when the tokenizer has all three."""
+        ids = [self.tok.tok.token_to_id(t) for t in FIM_TOKENS]
+        if any(i is None or not 0 <= i < self.net.cfg.vocab_size for i in ids):
+            return None
+        return tuple(ids)
+
+    @property
+    def suffix_note(self) -> str | None:
+        """For a block-diffusion checkpoint: how the text after the span reaches it (None when nothing to say)."""
+        if not self.net.cfg.block_size:
+            return None
+        if self.fim_ids:
+            return None
+        return (
+            f"{self.name} decodes block-causally and its tokenizer has no fill-in-the-middle tokens "
+            f"({', '.join(FIM_TOKENS)}): the text after the span is not given to it"
+        )
 
     @property
     def precision(self) -> str:
@@ -148,10 +170,31 @@ class Engine:
         prefix = self.encode_prefix(request.prefix, room - len(suffix))
         if len(prefix) + len(suffix) < room and suffix and suffix[-1] != self.special.eos:
             suffix = self.encode_suffix(request.suffix, room - len(prefix))
-        if self.net.cfg.logit_shift and (not prefix or prefix[0] != self.special.bos):
+        fim = bool(self.net.cfg.block_size and self.fim_ids)  # the row then starts with <|fim_prefix|>
+        if self.net.cfg.block_size:
+            prefix, suffix = self._block_context(request, prefix, suffix, room)
+        if self.net.cfg.logit_shift and not fim and (not prefix or prefix[0] != self.special.bos):
             # Shift families read a position's prediction one to the left: the row must not start in the span.
             prefix = [self.special.bos] + prefix
         return Row(prefix, suffix, [self.special.mask] * budget, one_line=request.single_line)
+
+    def _block_context(
+        self, request: InfillRequest, prefix: list[int], suffix: list[int], room: int
+    ) -> tuple[list[int], list[int]]:
+        """A block-causal model never sees positions after the span, so a suffix there would be wasted.
+
+        With fill-in-the-middle tokens the suffix moves before the span, Qwen2.5-Coder's layout:
+        `<|fim_prefix|>` prefix `<|fim_suffix|>` suffix `<|fim_middle|>` span (the begin/end-of-document markers
+        are left out). Without them the suffix is dropped (see `suffix_note`) and the prefix takes all the room.
+        """
+        if self.fim_ids:
+            fp, fs, fm = self.fim_ids
+            if prefix and prefix[0] == self.special.bos:
+                prefix = prefix[1:]
+            if suffix and suffix[-1] == self.special.eos:
+                suffix = suffix[:-1]
+            return [fp, *prefix, fs, *suffix, fm], []
+        return self.encode_prefix(request.prefix, room), []
 
     # --- requests ----------------------------------------------------------------------------------------
     def render(self, span_ids: list[int]) -> str:

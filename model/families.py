@@ -13,8 +13,8 @@ plain `qwen2` one, by the mask token its tokenizer files name):
 - Fast-dLLM v2 (`Fast_dLLM_Qwen`): Qwen2.5 body, block size `bd_size`, logit ("token") shift, mask 151665;
 - Salesforce CoDA (`CoDA`): Qwen3 body, logit shift, mask 151669; CC-BY-NC-4.0 weights: non-commercial use only.
 The weights always go into the project's own network; no code shipped with a checkpoint is ever run. The block
-families (SDAR, Fast-dLLM v2) record their block size on the config (`ModelConfig.block_size`) but are decoded
-with full bidirectional attention like every other family: block-causal decoding is not implemented.
+families (SDAR, Fast-dLLM v2) record their block size on the config (`ModelConfig.block_size`), and the predictor
+and sampler then decode block-causally, one block at a time (`model.predictor`, `model.sampler`).
 """
 
 from __future__ import annotations

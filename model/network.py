@@ -165,8 +165,9 @@ class Denoiser(nn.Module):
         `key_mask` (B, T_context + T) marks attendable keys (padding in batches); `select` is a boolean (B, T)
         mask of the positions whose logits are wanted, which skips the output head elsewhere (training and the
         span-only steps use it). `read_index` (B, S) instead gathers S positions per row before the head,
-        giving (B, S, V). `attn_mask` (B or 1, 1, T, T) restricts which keys each query sees (training's causal
-        and annealed phases); inference is always bidirectional.
+        giving (B, S, V). `attn_mask` (B or 1, 1, T, T_context + T) restricts which keys each query sees
+        (training's causal and annealed phases, and block-causal decoding of block-diffusion checkpoints, see
+        `model.predictor`); without it attention is bidirectional.
         """
         b, t = input_ids.shape
         if position_ids is None:

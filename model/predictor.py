@@ -5,6 +5,13 @@ every call runs the whole sequence. With it, a full pass stores the keys/values 
 later calls run only the span (plus one position before it when the family reads logits shifted by one) and
 attend to the stored context. The context's keys were computed while the span held other tokens, so the cache is
 approximate; `refresh_every` bounds how stale it gets (0: never refresh until the layout changes).
+
+Block-diffusion checkpoints (`cfg.block_size` > 0) are run block-causally instead: position p lies in block
+p // block_size of its row (blocks counted from the row's first token, as SDAR's sampler does), attends to every
+position of its own block and of earlier blocks, never to a later one. The sampler denoises one block at a time, so
+every position before the current block is committed for good, and its keys/values cannot depend on anything after
+it: the cache holds exactly those positions and is exact. A step runs only the current block (plus the position
+before it for shift families), and the block that has just completed is appended to the cache in the same pass.
 """
 
 from __future__ import annotations
@@ -41,6 +48,21 @@ def gather_kv(kv: list[LayerKV], index: torch.Tensor) -> list[LayerKV]:
     return out
 
 
+def block_causal_mask(q_pos: torch.Tensor, k_pos: torch.Tensor, k_ok: torch.Tensor, block: int) -> torch.Tensor:
+    """(B, 1, Tq, Tk) bool: query at q_pos (B, Tq) may see key at k_pos (B, Tk) when the key is real (`k_ok`) and
+    its block (pos // block) is not after the query's."""
+    return ((k_pos[:, None, :] // block) <= (q_pos[:, :, None] // block))[:, None] & k_ok[:, None, None, :]
+
+
+def mark(shape: tuple[int, int], index: torch.Tensor, wanted: torch.Tensor) -> torch.Tensor:
+    """(B, T) bool, True at index[b, j] where wanted[b, j]: only wanted entries are written, so clamped indices of
+    unwanted ones cannot clear a wanted position."""
+    out = torch.zeros(shape, dtype=torch.bool, device=index.device)
+    rows = torch.arange(shape[0], device=index.device)[:, None].expand_as(index)
+    out[rows[wanted], index[wanted]] = True
+    return out
+
+
 class SpanPredictor:
     """Callable returning logits (B, S, V) for span offsets 0..S-1 of every row (S = longest span)."""
 
@@ -53,6 +75,7 @@ class SpanPredictor:
         self.context: list[LayerKV] | None = None
         self.calls_since_refresh = 0
         self.nfe = 0  # forward passes run, full or span-only
+        self.block = net.cfg.block_size  # > 0: block-causal attention and the exact prefix cache
 
     def reset(self, layout: Layout) -> None:
         """A new layout (new rows, or a span that grew): the cached context no longer applies."""
@@ -142,8 +165,90 @@ class SpanPredictor:
         the softmax over the vocabulary for every committed token.
         """
         self.nfe += 1
+        if self.block:
+            return self._block_call(ids, wanted)
         stale = self.refresh_every and self.calls_since_refresh >= self.refresh_every
         if not self.use_cache or self.context is None or stale:
             return self._full(ids, wanted)
         self.calls_since_refresh += 1
         return self._span_only(ids, wanted)
+
+    # --- block-causal checkpoints ------------------------------------------------------------------------------
+    def _block_call(self, ids: torch.Tensor, wanted: torch.Tensor | None) -> torch.Tensor:
+        """Block-causal logits: the cached block step when the wanted offsets lie in one block per row (what the
+        sampler asks), else a full block-causal pass (no cache: scoring, or `use_cache` off)."""
+        if not self.use_cache or wanted is None:
+            return self._block_full(ids, wanted)
+        bounds = self._current_block(wanted)
+        if bounds is None:
+            return self._block_full(ids, wanted)
+        return self._block_step(ids, wanted, *bounds)
+
+    def _block_full(self, ids: torch.Tensor, wanted: torch.Tensor | None) -> torch.Tensor:
+        """The whole row under the block-causal mask; nothing is cached."""
+        lay = self.layout
+        t = ids.shape[1]
+        pos = self._offsets(t).expand(ids.shape[0], t)
+        mask = block_causal_mask(pos, pos, lay.key_valid, self.block)
+        read = self._read_index()
+        select = None if wanted is None else mark(ids.shape, read, wanted[:, : read.shape[1]])
+        return self.net(ids, attn_mask=mask, read_index=read, select=select).logits
+
+    def _current_block(self, wanted: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """Per row: start and end of the block holding the first wanted offset; None when some wanted offset lies
+        outside that block, which the cached step cannot serve. A row that wants nothing is complete (the sampler
+        asks for every open position of the current block): its last block is taken."""
+        lay = self.layout
+        offsets = self._offsets(wanted.shape[1])
+        first = torch.where(wanted, offsets, torch.full_like(offsets, wanted.shape[1])).min(1).values
+        pos = torch.where(wanted.any(1), lay.starts + first, lay.lengths - 1)
+        start = pos // self.block * self.block
+        end = torch.minimum(start + self.block, lay.lengths)
+        pos = lay.starts[:, None] + offsets
+        if bool((wanted & ((pos < start[:, None]) | (pos >= end[:, None]))).any()):
+            return None
+        return start, end
+
+    def _block_step(self, ids, wanted, block_start, block_end) -> torch.Tensor:
+        """Run positions [lo, block_end) of each row against the cached prefix [0, cached) and return the wanted
+        offsets' logits; then extend the cache to the current block's start.
+
+        lo is the earlier of the cache's end and the position before the block that a shift family reads: a block
+        that has just completed is run once more (now final) and appended. A position run again although cached
+        is only a query: its fresh key is hidden and the cached copy is seen instead.
+        """
+        lay = self.layout
+        b = ids.shape[0]
+        if self.context is None:
+            self.context_valid = torch.zeros((b, 0), dtype=torch.bool, device=ids.device)
+        cached = self.context_valid.sum(1)  # (B,): the cache holds positions [0, cached) of each row
+        lo = torch.minimum(cached, (block_start - self.shift).clamp(min=0))
+        width = int((block_end - lo).max())
+        offsets = self._offsets(width)
+        pos = lo[:, None] + offsets  # (B, W) absolute positions run this step
+        real = offsets < (block_end - lo)[:, None]
+        idx = pos.clamp(max=ids.shape[1] - 1)
+        fresh = block_causal_mask(pos, pos, real & (pos >= cached[:, None]), self.block)  # (B, 1, W, W)
+        old = self.context_valid[:, None, None, :].expand(b, 1, width, self.context_valid.shape[1])
+        mask = torch.cat([old, fresh], dim=3)
+        read = lay.starts[:, None] - self.shift + self._offsets(wanted.shape[1]) - lo[:, None]  # into the window
+        select = mark((b, width), read, wanted)
+        out = self.net(
+            ids.gather(1, idx), position_ids=idx, context=self.context, attn_mask=mask, select=select, return_kv=True
+        )
+        self._extend_cache(out.kv, lo, block_start)
+        return out.logits
+
+    def _extend_cache(self, kv: list[LayerKV], lo: torch.Tensor, upto: torch.Tensor) -> None:
+        """The cache becomes positions [0, upto) of each row: the old entries, then the fresh ones from lo on."""
+        old_width = self.context_valid.shape[1]
+        cached = self.context_valid.sum(1)
+        width = int(upto.max())
+        p = self._offsets(width)
+        index = torch.where(p < cached[:, None], p, old_width + p - lo[:, None])
+        index = index.clamp(0, old_width + kv[0].k.shape[2] - 1)
+        joined = kv
+        if self.context is not None:
+            joined = [LayerKV(torch.cat([c.k, f.k], 2), torch.cat([c.v, f.v], 2)) for c, f in zip(self.context, kv)]
+        self.context = gather_kv(joined, index)
+        self.context_valid = p < upto[:, None]

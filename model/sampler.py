@@ -5,6 +5,11 @@ commits some of them: the k best (fixed schedule) or every one above a threshold
 spans finish in few steps). Unused budget is filled with pad by the model and dropped. A span that used its whole
 budget with weak tokens at its end grows and continues. An optional remasking pass re-opens committed tokens whose
 probability, re-scored with the rest of the span visible, falls under a bound (self-correction).
+
+Block-diffusion checkpoints (`cfg.block_size` > 0) are denoised block by block in the same loop: a step predicts
+and commits only the open positions of the current block (the block of the row's first open position, blocks
+counted from the row's first token), so the next block starts once the current one is complete; the predictor
+runs them block-causally against an exact cache of everything before the block.
 """
 
 from __future__ import annotations
@@ -160,6 +165,7 @@ class Sampler:
         self.line_breaks = line_breaks
         self._one_line: torch.Tensor | None = None  # (B,) per row of the current layout
         self.predictor = SpanPredictor(net, cfg.use_cache, cfg.cache_refresh)
+        self.block = net.cfg.block_size  # > 0: one block at a time (see the module docstring)
         self.generator = torch.Generator(device="cpu").manual_seed(cfg.seed)
         self.steps = 0
 
@@ -174,11 +180,15 @@ class Sampler:
         tok = torch.multinomial(flat, 1, generator=self.generator).reshape(probs.shape[:-1]).to(probs.device)
         return tok, probs.gather(-1, tok[..., None])[..., 0]
 
-    def _commit_mask(self, score: torch.Tensor, is_open: torch.Tensor, steps_left: int | None) -> torch.Tensor:
-        """Which open positions to commit this step (B, S): schedule, step cap, and at least one per row."""
+    def _commit_mask(
+        self, score: torch.Tensor, is_open: torch.Tensor, steps_left: int | None, n_open: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Which open positions to commit this step (B, S): schedule, step cap, and at least one per row.
+        `n_open` (B, 1): positions still to fill within the step cap when not all of them are eligible (blocks)."""
         score = score.masked_fill(~is_open, -1.0)
         rank = score.argsort(dim=1, descending=True).argsort(dim=1)  # 0 = best position of the row
-        n_open = is_open.sum(1, keepdim=True)
+        if n_open is None:
+            n_open = is_open.sum(1, keepdim=True)
         if self.cfg.schedule == "fixed":
             commit = rank < self.cfg.tokens_per_step
         else:
@@ -239,7 +249,7 @@ class Sampler:
             eligible = eligible & (rank <= self.cfg.window)
         return eligible
 
-    def _give_up(self, commit, tokens, token_p, is_open):
+    def _give_up(self, commit, tokens, token_p, is_open, all_open=None):
         """A row that just committed a real token under `give_up_below` is closed: its open positions become pad.
 
         Its answer's confidence (the lowest of its kept tokens) is now under the bound whatever follows, so a
@@ -247,12 +257,13 @@ class Sampler:
         """
         pad = self.special.pad
         low = commit & is_open & (tokens != pad) & (token_p < self.cfg.give_up_below)
-        rest = is_open & ~commit & low.any(1, keepdim=True)
+        rest = (is_open if all_open is None else all_open) & ~commit & low.any(1, keepdim=True)
         return commit | rest, torch.where(rest, torch.full_like(tokens, pad), tokens)
 
-    def _close_if_empty(self, commit, tokens, probs, is_open, offsets):
+    def _close_if_empty(self, commit, tokens, probs, is_open, offsets, all_open=None):
         """After the first model call: a row whose first position ends the text (pad, or a line break in a
-        one-line row) with probability >= `empty_above` is answered empty at once."""
+        one-line row) with probability >= `empty_above` is answered empty at once (`all_open`: every open
+        position, later blocks included, when `is_open` is the current block's)."""
         end_p = probs[:, self.special.pad]
         if self.line_breaks is not None and self._one_line is not None:
             one_line = self._one_line[:, None].expand_as(is_open)[is_open]
@@ -260,7 +271,7 @@ class Sampler:
         ends = torch.zeros(is_open.shape, device=probs.device)
         ends[is_open] = end_p
         empty = (is_open & (offsets == 0) & (ends >= self.cfg.empty_above)).any(1, keepdim=True)
-        rest = is_open & empty
+        rest = (is_open if all_open is None else all_open) & empty
         return commit | rest, torch.where(rest, torch.full_like(tokens, self.special.pad), tokens)
 
     def _forbid_early_end(self, logits: torch.Tensor, offsets: torch.Tensor, is_open: torch.Tensor) -> None:
@@ -283,6 +294,12 @@ class Sampler:
         in_span = offsets < layout.spans[:, None]
         current = layout.ids.gather(1, span_pos)
         is_open = (current == self.special.mask) & in_span
+        all_open, in_block = is_open, None
+        if self.block:  # only the current block's open positions are predicted and may be committed
+            pos = layout.starts[:, None] + offsets
+            first = layout.starts[:, None] + first_offset(is_open, offsets)
+            in_block = (pos // self.block) == (first // self.block)
+            is_open = is_open & in_block
         logits = self.predictor(layout.ids, wanted=is_open).float()  # (N, V): open positions only
         logits[:, self.special.mask] = -math.inf  # the model may never "predict" a mask
         if self.cfg.pad_at_frontier:
@@ -297,21 +314,29 @@ class Sampler:
         score[is_open] = scores(probs, self.cfg.order)
         steps_left = self.cfg.max_steps - self.steps if self.cfg.max_steps else None
         eligible = self._eligible(is_open, tokens, offsets)
-        commit = self._commit_mask(score, eligible, steps_left)
-        if self.cfg.pad_fills_tail:
+        commit = self._commit_mask(score, eligible, steps_left, all_open.sum(1, keepdim=True) if self.block else None)
+        later_pads = None
+        if self.cfg.pad_fills_tail and in_block is not None:
+            # After a pad every later position is pad, later blocks too; those are committed only once the
+            # current block is complete (below), so no block is ever filled before the one in front of it.
+            commit, tokens = self._fill_after_pad(commit, tokens, current, all_open, in_span)
+            later_pads, commit = commit & ~in_block, commit & in_block
+        elif self.cfg.pad_fills_tail:
             commit, tokens = self._fill_after_pad(commit, tokens, current, is_open, in_span)
         if self.cfg.pad_fills_tail and self.cfg.pad_run_above > 0:  # both follow from right-padded spans
             pad_p = torch.zeros(current.shape, device=probs.device)
             pad_p[is_open] = probs[:, self.special.pad]
             commit, tokens, token_p = self._close_pad_run(commit, tokens, token_p, is_open, in_span, pad_p)
-        if self.cfg.give_up_below > 0:
-            commit, tokens = self._give_up(commit, tokens, token_p, is_open)
+        if later_pads is not None:
+            commit = commit | (later_pads & ~(is_open & ~commit).any(1, keepdim=True))
+        if self.cfg.give_up_below > 0:  # a row given up (or answered empty) is closed whole, later blocks too
+            commit, tokens = self._give_up(commit, tokens, token_p, is_open, all_open)
         if self.cfg.empty_above > 0 and self.steps == 0:
-            commit, tokens = self._close_if_empty(commit, tokens, probs, is_open, offsets)
+            commit, tokens = self._close_if_empty(commit, tokens, probs, is_open, offsets, all_open)
         layout.ids.scatter_(1, span_pos, torch.where(commit, tokens, current))
         self._last_p = torch.where(commit, token_p, torch.zeros_like(token_p))
         self.steps += 1
-        return (is_open & ~commit).sum(1)
+        return (all_open & ~commit).sum(1)
 
     # --- the loop ----------------------------------------------------------------------------------------
     @torch.inference_mode()

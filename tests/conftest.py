@@ -20,6 +20,16 @@ def engine():
     return model.load(dtype="float32")
 
 
+@pytest.fixture(scope="module")
+def one_thread():
+    """One torch thread for a module (`pytestmark = pytest.mark.usefixtures("one_thread")`): random-weight checks
+    are compared at 1e-4, and one thread is faster on 2 shared cores."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="session")
 def sample_source() -> str:
     return SAMPLE

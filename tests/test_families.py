@@ -42,12 +42,7 @@ ATOL = 1e-4
 CODE = "def add(a, b):\n    return a + b  # sum\n\nclass Counter:\n    def __init__(self):\n        self.x = 0\n"
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")
@@ -299,8 +294,9 @@ def test_qwen_body_family_logits_equal_transformers_bidirectional(qwen_dirs, qwe
 
 
 @pytest.mark.parametrize("name", ["SDAR-1.7B-Chat", "Fast_dLLM_v2_1.5B"])
-def test_block_families_load_and_decode_with_full_attention(qwen_engines, name):
-    """Block-causal decoding is not implemented: the block size is recorded and the span sees both sides."""
+def test_block_families_load_with_their_block_size_and_decode(qwen_engines, name):
+    """The block size is recorded and decoding runs; the network itself attends both ways (the block-causal
+    mask is the predictor's: tests/test_block_decoding.py)."""
     engine = qwen_engines[name]
     assert engine.net.cfg.block_size == QWEN_FAMILIES[name].block
     res = engine.infill(model.InfillRequest("def f(", "):\n    return 1\n", budget=6), model.SamplerConfig(max_steps=2))
