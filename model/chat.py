@@ -147,7 +147,7 @@ def rewrite(
     """Denoise an answer block after the chat prompt; returns an InfillResult whose text is the trimmed answer."""
     import torch
 
-    from model.engine import Draft, InfillResult
+    from model.requests import Draft, InfillResult
     from model.sampler import Row, Sampler, SamplerConfig
 
     fmt = engine.chat_format

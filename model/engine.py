@@ -9,12 +9,13 @@ from __future__ import annotations
 import functools
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 
 import torch
 
 from model.network import Denoiser
+from model.requests import Draft, InfillRequest, InfillResult
 from model.sampler import DenoiseResult, Row, Sampler, SamplerConfig, StepReport
 from model.tokenizer import CodeTokenizer
 
@@ -26,36 +27,6 @@ SINGLE_LINE_MAX_BUDGET = 64
 FIM_TOKENS = ("<|fim_prefix|>", "<|fim_suffix|>", "<|fim_middle|>")
 
 
-@dataclass(frozen=True)
-class InfillRequest:
-    """A hole in a file: the text before it, the text now in it (may be empty), the text after it."""
-
-    prefix: str
-    suffix: str
-    span: str = ""
-    budget: int = 0  # span budget in tokens; 0: guess from the span and its kind
-    single_line: bool = False
-
-
-@dataclass(frozen=True)
-class InfillResult:
-    text: str
-    steps: int
-    nfe: int  # model calls for the whole request (shared by the rows of a batch)
-    new_tokens: int
-    grown: int
-    remasked: int
-    min_confidence: float
-    context_tokens: int
-
-
-@dataclass(frozen=True)
-class Draft:
-    """A snapshot of a span while it denoises, for streaming."""
-
-    step: int
-    text: str
-    open_positions: int
 
 
 class Engine:
