@@ -157,7 +157,7 @@ def test_cli_resume_without_a_checkpoint_is_one_clear_error(tmp_path):
 
 
 def test_every_recipe_is_named_in_the_cli():
-    assert set(RECIPES) == {"mdlm", "ar_adapt", "ar_adapt_dense"}
+    assert set(RECIPES) == {"mdlm", "ar_adapt", "ar_adapt_dense", "ar_adapt_dense_edits"}
 
 
 def test_edit_rows_are_mixed_into_the_edits_recipe(tmp_path, monkeypatch):
