@@ -97,6 +97,10 @@ def _objective_lines(recipe_name: str, cfg: ModelConfig) -> list[str]:
     lo, hi = recipe.holes_per_row
     holes = (f"Infill rows hold {lo} to {hi} holes each, so more of a row's compute carries loss."
              if hi > 1 else "One hole per infill row.")
+    if recipe.edit_share:
+        holes += (f" {recipe.edit_share:.0%} of infill rows show edit history instead: a rename or a changed string "
+                  "literal done at one or two places, as `# edit: old -> new` lines above a hole at another place "
+                  "(model/edit_examples.py), for next-edit suggestions.")
     return [AR_ADAPT_OBJECTIVE.format(name=recipe.name, ar=recipe.ar_tokens, anneal=recipe.anneal_tokens, holes=holes)]
 
 
