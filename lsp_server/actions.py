@@ -382,13 +382,13 @@ def complete_gated(
     if floor > 0 and confidence < floor:
         msg = f"completion withheld: confidence {confidence:.2f} is under the floor {floor:.2f}"
         return Completion("", confidence, "confidence", msg)
-    if fix_syntax and added_errors(target, text):
-        fixed, flagged, rounds = guard(engine, target, opts, text, hooks)
-        fixed = trim_completion(fixed, request.single_line)
-        if fixed and not flagged and not added_errors(target, fixed):
-            note = f"; the syntax guard re-denoised {rounds} time{'s' if rounds != 1 else ''}"
-            return Completion(fixed, confidence, "", f"completion (confidence {confidence:.2f}){note}")
     if added_errors(target, text):
+        if fix_syntax:
+            fixed, flagged, rounds = guard(engine, target, opts, text, hooks)
+            fixed = trim_completion(fixed, request.single_line)
+            if fixed and not flagged and not added_errors(target, fixed):
+                note = f"; the syntax guard re-denoised {rounds} time{'s' if rounds != 1 else ''}"
+                return Completion(fixed, confidence, "", f"completion (confidence {confidence:.2f}){note}")
         return Completion("", confidence, "syntax", "completion withheld: it would add a syntax error")
     return Completion(text, confidence, "", f"completion (confidence {confidence:.2f})")
 

@@ -34,17 +34,11 @@ class Scenario:
 
 
 def make_scenario(text: str, kind: str, rng: random.Random) -> Scenario | None:
-    pattern, minimum = (edit_examples._IDENT, 3) if kind == "rename" else (edit_examples._LITERAL, 2)
-    found = edit_examples._occurrences(text, pattern, minimum, "python")
-    if not found:
+    change = edit_examples.pick_change(text, kind, "python", rng)
+    if change is None:
         return None
-    old = rng.choice(sorted(found))
-    spots = sorted(found[old])
-    new = edit_examples.new_name(old, rng) if kind == "rename" else edit_examples.new_literal(old, rng)
-    if kind == "literal":
-        old, new, spots = old[1:-1], new[1:-1], [(a + 1, b - 1) for a, b in spots]
-    if new == old:
-        return None
+    old, new, found = change
+    spots = found[old]
     done = rng.randint(1, min(2, len(spots) - 1))
     history, now, shift = History(), 0.0, 0
     for a, b in spots[:done]:

@@ -12,8 +12,6 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, replace
 
-from model.edit_history import render_edits
-
 MERGE_S = 2.0
 MAX_HUNKS = 16
 MAX_HUNK_CHARS = 2000  # a paste bigger than this is kept out of the history (it is not an edit to repeat)
@@ -47,24 +45,14 @@ class History:
         now = time.monotonic() if now is None else now
         delta = len(inserted) - (end - start)
         last = self.hunks[-1] if self.hunks else None
-        kept: list[Hunk] = []
-        for hunk in self.hunks[:-1] if last else []:
-            if hunk.end <= start:
-                kept.append(hunk)
-            elif hunk.start >= end:
-                kept.append(replace(hunk, start=hunk.start + delta))
-            # else: the change overlaps an older hunk, whose text no longer lines up: dropped
-        if last is not None and last.start <= end and start <= last.end and now - last.time <= self.merge_s:
+        merge = last is not None and last.start <= end and start <= last.end and now - last.time <= self.merge_s
+        untouched = self.hunks[:-1] if merge else self.hunks
+        kept = [moved for hunk in untouched if (moved := _after_change(hunk, start, end, delta)) is not None]
+        if merge:
             lo, hi = min(start, last.start), max(end, last.end)
             old = before[lo : last.start] + last.old + before[last.end : hi]
-            new = before[lo:start] + inserted + before[end:hi]
-            fresh = Hunk(lo, old, new, now)
+            fresh = Hunk(lo, old, before[lo:start] + inserted + before[end:hi], now)
         else:
-            if last is not None:
-                if last.end <= start:
-                    kept.append(last)
-                elif last.start >= end:
-                    kept.append(replace(last, start=last.start + delta))
             fresh = Hunk(start, before[start:end], inserted, now)
         if fresh.old != fresh.new and max(len(fresh.old), len(fresh.new)) <= MAX_HUNK_CHARS:
             kept.append(fresh)
@@ -78,6 +66,11 @@ class History:
         return all(text[h.start : h.end] == h.new for h in self.hunks)
 
 
-def render(hunks: list[Hunk], comment: str = "#", limit: int = 4) -> str:
-    """The recent edits as comment lines for the model's context, newest last (model/edit_history.py)."""
-    return render_edits([(h.old, h.new) for h in hunks], comment, limit)
+def _after_change(hunk: Hunk, start: int, end: int, delta: int) -> Hunk | None:
+    """Where a hunk stands after `[start, end)` was replaced (its length changed by `delta`); None when the
+    change overlaps it, so its text no longer lines up."""
+    if hunk.end <= start:
+        return hunk
+    if hunk.start >= end:
+        return replace(hunk, start=hunk.start + delta)
+    return None

@@ -92,24 +92,35 @@ def _identifiers(text: str, language: str | None) -> list[tuple[int, int]] | Non
     return sorted(out)
 
 
-def edit_example(
-    tok: CodeTokenizer, text: str, language: str, seq_len: int, rng: random.Random
-) -> InfillLayout | None:
-    """One infill row with edit history above its hole; None when the file has nothing of the chosen kind."""
-    kind = rng.choice(KINDS)
+def pick_change(
+    text: str, kind: str, language: str | None, rng: random.Random
+) -> tuple[str, str, dict[str, list[tuple[int, int]]]] | None:
+    """(old, new, {text: places}) of one consistent change of `kind` in `text`: the text to change, what it
+    becomes, and the places of every candidate text (the old one's in file order). A literal's text is what
+    stands between its quotes: that is what the user edits. None when the file has nothing of that kind."""
     pattern, minimum = (_IDENT, 3) if kind == "rename" else (_LITERAL, 2)
     found = _occurrences(text, pattern, minimum, language)
     if not found:
         return None
     old = rng.choice(sorted(found))
-    spots = list(found[old])
     new = new_name(old, rng) if kind == "rename" else new_literal(old, rng)
     if new == old:
         return None
-    if kind == "literal":  # the user edits inside the quotes: the change, and the hole, are the text between them
+    if kind == "literal":
         old, new = old[1:-1], new[1:-1]
-        spots = [(a + 1, b - 1) for a, b in spots]
         found = {w[1:-1]: [(a + 1, b - 1) for a, b in ss] for w, ss in found.items()}
+    return old, new, found
+
+
+def edit_example(
+    tok: CodeTokenizer, text: str, language: str, seq_len: int, rng: random.Random
+) -> InfillLayout | None:
+    """One infill row with edit history above its hole; None when the file has nothing of the chosen kind."""
+    change = pick_change(text, rng.choice(KINDS), language, rng)
+    if change is None:
+        return None
+    old, new, found = change
+    spots = list(found[old])
     rng.shuffle(spots)
     k = rng.randint(1, min(2, len(spots) - 1))
     done, rest = spots[:k], spots[k:]

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from lsp_server import next_edits
-from lsp_server.history import History, render
+from lsp_server.history import History
 from lsp_server.spans import Span
+from model.edit_history import render_edits
 
 CODE = "def total(values):\n    return sum(values)\n\n\nprint(total([1]))\nx = total(y) + subtotal(z)\n"
 
@@ -65,7 +66,7 @@ def test_a_replaced_literal_finds_its_other_occurrences_and_render_shows_the_edi
     text = text[:5] + "utf-8" + text[9:]
     found = next_edits.candidates(text, h.last(), cursor=0)
     assert [(c.old, c.new, text[c.span.start : c.span.end]) for c in found] == [("utf8", "utf-8", "utf8")]
-    assert render(h.hunks, "#") == "# edit: utf8 -> utf-8\n"
+    assert render_edits([(hk.old, hk.new) for hk in h.hunks], "#") == "# edit: utf8 -> utf-8\n"
     pairs = next_edits.shown_edits(text, h.hunks)
     assert next_edits.with_history("x = 1\n    y = ", pairs, "python") == "x = 1\n    # edit: utf8 -> utf-8\n    y = "
 
