@@ -89,7 +89,9 @@ def test_dense_infill_puts_more_loss_tokens_in_a_step(tmp_path):
         rng = random.Random(1)
         sampler = FileSampler(files, rng)
         per_step[name] = sum(len(make_batch(tok, sampler, run, rng)["targets"]) for _ in range(20)) / 20
-    assert per_step["ar_adapt_dense"] > 2 * per_step["ar_adapt"], per_step
+    # About twice as many on this corpus (1.98x-2.05x across Python versions' stdlib files); 1.5x leaves room
+    # for the corpus to vary while still failing if rows went back to one hole each.
+    assert per_step["ar_adapt_dense"] > 1.5 * per_step["ar_adapt"], per_step
 
 
 def test_shifted_batches_read_every_masked_token_from_its_left_neighbour(tmp_path):
