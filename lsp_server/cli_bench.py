@@ -42,6 +42,7 @@ def run(args: argparse.Namespace) -> int:
         cfg = BenchConfig(
             model=args.model, device=args.device, spans=args.spans, kind=args.kind, context=args.context,
             seed=args.seed, threads=args.threads, threshold=args.threshold, shape=args.shape, layers=args.layers,
+            modes=tuple(args.modes),
         )
         report = run_engine_bench(cfg, lambda mode, r: print(f"{mode}: {json.dumps(r)}", file=sys.stderr))
     print(json.dumps(report))
@@ -76,6 +77,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--tiny", action="store_true", help="--gpu: tiny shapes, runs on the CPU")
     p.add_argument(  # the names are model.bench.SHAPES; not imported here, so `--help` stays free of torch
         "--shape", metavar="NAME", help="random weights of a released model's shapes: qwen2.5-0.5b, qwen3-0.6b"
+    )
+    p.add_argument(  # model.bench.MODES
+        "--modes", nargs="+", default=["baseline", "threshold", "threshold_cache"], metavar="MODE",
+        choices=["baseline", "threshold", "threshold_cache"], help="engine bench: which samplers to time",
     )
     p.add_argument("--layers", type=int, default=0, help="--shape: keep only the first N layers (smoke tests)")
     p.set_defaults(func=run)

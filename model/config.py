@@ -34,6 +34,12 @@ class ModelConfig:
     attention_head_dim: int = 0  # config.json's `head_dim`; 0: hidden_size // num_attention_heads (Qwen2)
     # Block-diffusion checkpoints (SDAR, Fast-dLLM v2) denoise blocks of this many tokens, block-causally; 0: none.
     block_size: int = 0
+    # Where blocks begin: False, at the row's first token (SDAR, Fast-dLLM v2); True, at the span's first position,
+    # as dllm's BD3LM sampler does by left-padding the prompt to a block boundary. Set by the family, not saved.
+    block_from_span: bool = False
+    # Fast-dLLM v2 commits a block's tokens in sub-blocks of this many, left to right (its `small_block_size`,
+    # 8 by default in its generate()); attention and the cache still go by whole blocks. 0: the whole block at once.
+    sub_block_size: int = 0
 
     @property
     def head_dim(self) -> int:
@@ -49,7 +55,7 @@ class ModelConfig:
             use_sliding_window=False,
             diffusion={"logit_shift": self.logit_shift, "mask_token_id": self.mask_token_id},
         )
-        for key in ("logit_shift", "qk_norm", "attention_head_dim", "block_size"):
+        for key in ("logit_shift", "qk_norm", "attention_head_dim", "block_size", "block_from_span", "sub_block_size"):
             del d[key]  # a Qwen2 body's config.json stays exactly as before these fields existed
         if self.qk_norm or self.attention_head_dim:
             d["head_dim"] = self.head_dim
@@ -60,7 +66,9 @@ class ModelConfig:
     @classmethod
     def from_hf_dict(cls, d: dict) -> ModelConfig:
         """Build from a `config.json` dict, ignoring keys this network does not use."""
-        fields = {f.name for f in dataclasses.fields(cls)} - {"qk_norm", "attention_head_dim", "block_size"}
+        fields = {f.name for f in dataclasses.fields(cls)} - {
+            "qk_norm", "attention_head_dim", "block_size", "block_from_span", "sub_block_size"
+        }
         kwargs = {k: v for k, v in d.items() if k in fields and v is not None}
         if str(d.get("model_type", "")).lower() == "qwen3":  # the type is what says a body has q/k norms
             kwargs["qk_norm"] = True

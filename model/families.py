@@ -7,13 +7,16 @@ plain `qwen2` one, by the mask token its tokenizer files name):
   logits shifted by one (position i is predicted at i-1), BOS first, mask id from the config or `<|mask|>`;
 - LLaDA (`llada` / `LLaDAModelLM`): OLMo-style config keys and tensor names, renamed onto Qwen2's; no biases,
   no shift, mask id 126336 unless the config says otherwise;
-- dllm Tiny-A2D (`a2d-qwen2`, `a2d-qwen3`): a Qwen2 or Qwen3 body made bidirectional; no shift, `<|mask|>`;
+- dllm Tiny-A2D (`a2d-qwen2`, `a2d-qwen3`): a Qwen2 or Qwen3 body made bidirectional; no shift, `<|mask|>`; the
+  BD3LM conversions (`bd3lm` in the folder's or hub id's name, or a `block_size` in the config) decode in blocks of
+  32 that start at the span, as dllm's sampler runs them;
 - Open-dCoder (`qwen2` plus a `<M>` mask token in the tokenizer): Qwen2 body, logit shift;
 - SDAR (`sdar`): Qwen3 body, block size `block_size`, no shift, mask 151669;
-- Fast-dLLM v2 (`Fast_dLLM_Qwen`): Qwen2.5 body, block size `bd_size`, logit ("token") shift, mask 151665;
+- Fast-dLLM v2 (`Fast_dLLM_Qwen`): Qwen2.5 body, block size `bd_size`, sub-blocks of 8 committed left to right,
+  logit ("token") shift, mask 151665;
 - Salesforce CoDA (`CoDA`): Qwen3 body, logit shift, mask 151669; CC-BY-NC-4.0 weights: non-commercial use only.
 The weights always go into the project's own network; no code shipped with a checkpoint is ever run. The block
-families (SDAR, Fast-dLLM v2) record their block size on the config (`ModelConfig.block_size`), and the predictor
+families (SDAR, Fast-dLLM v2, A2D BD3LM) record their block size on the config (`ModelConfig.block_size`), and the predictor
 and sampler then decode block-causally, one block at a time (`model.predictor`, `model.sampler`).
 """
 
@@ -50,6 +53,11 @@ class Family:
     rename: Callable[[str], str]  # the family's tensor name -> the Qwen2 name `Denoiser` uses
     mask_id: int | None = None  # the released checkpoints' mask id, when neither config nor tokenizer names one
     block_size_key: str | None = None  # config.json's key for the block size of a block-diffusion family
+    # When config.json lacks the block size: (text in the checkpoint's path, the size its sampler uses) for the
+    # folders that hold a block model, and the rest run bidirectionally. None: the block size must be there.
+    block_size_by_name: tuple[str, int] | None = None
+    block_from_span: bool = False  # blocks start at the span, not the row (ModelConfig.block_from_span)
+    sub_block_size: int = 0  # ModelConfig.sub_block_size: commits go sub-block by sub-block inside a block
     # The config alone cannot tell this family from an ordinary causal model: its tokenizer must name `mask_token`.
     needs_tokenizer_mask: bool = False
     license: str = ""  # said wherever the family is listed, when the weights are not free to use for everything
@@ -186,8 +194,16 @@ FAMILIES = (
     Family("instant-edit", "qwen2", "InstantEditDenoiser", None, "<|mask|>", _own_config, lambda n: n),
     Family("dream", "dream", "DreamModel", True, "<|mask|>", _dream_config, lambda n: n, mask_id=151666),
     Family("llada", "llada", "LLaDAModelLM", False, "<|mdm_mask|>", _llada_config, _llada_name, LLADA_MASK_ID),
-    Family("a2d-qwen2", "a2d-qwen2", "A2DQwen2LMHeadModel", False, "<|mask|>", _qwen2_body("A2D"), lambda n: n),
-    Family("a2d-qwen3", "a2d-qwen3", "A2DQwen3LMHeadModel", False, "<|mask|>", _qwen3_body("A2D"), lambda n: n),
+    # dllm names its BD3LM conversions `...-bd3lm-...`, keeps no block size in the config (only its sampler's
+    # `block_size` argument, 32 in every example and eval) and left-pads the prompt so the answer starts a block.
+    Family(
+        "a2d-qwen2", "a2d-qwen2", "A2DQwen2LMHeadModel", False, "<|mask|>", _qwen2_body("A2D"), lambda n: n,
+        block_size_key="block_size", block_size_by_name=("bd3lm", 32), block_from_span=True,
+    ),
+    Family(
+        "a2d-qwen3", "a2d-qwen3", "A2DQwen3LMHeadModel", False, "<|mask|>", _qwen3_body("A2D"), lambda n: n,
+        block_size_key="block_size", block_size_by_name=("bd3lm", 32), block_from_span=True,
+    ),
     Family(
         "open-dcoder",
         "qwen2",
@@ -219,6 +235,7 @@ FAMILIES = (
         lambda n: n,
         mask_id=151665,
         block_size_key="bd_size",
+        sub_block_size=8,  # generate()'s `small_block_size` default (the config has no key for it)
     ),
     Family(
         "coda",
@@ -289,13 +306,21 @@ def model_config(folder: Path, family: Family) -> ModelConfig:
     except (KeyError, TypeError, ValueError) as e:
         raise CheckpointError(f"checkpoint {folder}: config.json is not a valid {family.name} config ({e!r})") from e
     if family.block_size_key:
-        cfg = replace(cfg, block_size=block_size(raw, family, folder))
+        size = block_size(raw, family, folder)
+        sub = family.sub_block_size if size > 0 and family.sub_block_size and size % family.sub_block_size == 0 else 0
+        cfg = replace(cfg, block_size=size, block_from_span=family.block_from_span and size > 0, sub_block_size=sub)
     return cfg if family.logit_shift is None else replace(cfg, logit_shift=family.logit_shift)
 
 
 def block_size(raw: dict, family: Family, folder: Path) -> int:
-    """A block family's block size; it must be there: it is the length the model was trained to denoise."""
+    """A block family's block size; it must be there: it is the length the model was trained to denoise. A family
+    whose configs may leave it out (dllm's) gets its sampler's size when the path names a block model, else 0."""
     value = raw.get(family.block_size_key)
+    if value is None and family.block_size_by_name is not None:
+        marker, size = family.block_size_by_name
+        # The folder's own name, or a hub cache's `models--org--name/snapshots/<hash>`.
+        named = any(marker in part.lower() for part in folder.resolve().parts[-3:])
+        return size if named else 0
     if not isinstance(value, int) or isinstance(value, bool) or value < 1:
         raise CheckpointError(
             f"checkpoint {folder}: config.json's {family.block_size_key!r} should be the {family.name} block size "

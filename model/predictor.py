@@ -7,7 +7,9 @@ attend to the stored context. The context's keys were computed while the span he
 approximate; `refresh_every` bounds how stale it gets (0: never refresh until the layout changes).
 
 Block-diffusion checkpoints (`cfg.block_size` > 0) are run block-causally instead: position p lies in block
-p // block_size of its row (blocks counted from the row's first token, as SDAR's sampler does), attends to every
+(p + o) // block_size of its row (`block_origin`: o is 0, blocks counted from the row's first token as SDAR's
+sampler does, or, with `cfg.block_from_span`, whatever makes the span start a block, as dllm's BD3LM sampler gets
+by left-padding the prompt), attends to every
 position of its own block and of earlier blocks, never to a later one. The sampler denoises one block at a time, so
 every position before the current block is committed for good, and its keys/values cannot depend on anything after
 it: the cache holds exactly those positions and is exact. A step runs only the current block (plus the position
@@ -48,6 +50,14 @@ def gather_kv(kv: list[LayerKV], index: torch.Tensor) -> list[LayerKV]:
     return out
 
 
+def block_origin(starts: torch.Tensor, block: int, from_span: bool) -> torch.Tensor:
+    """(B, 1) offset o per row such that position p lies in block (p + o) // block: 0, or the shift that makes
+    each row's span start (`starts`, (B,)) a block of its own."""
+    if not from_span:
+        return torch.zeros_like(starts)[:, None]
+    return ((-starts) % block)[:, None]
+
+
 def block_causal_mask(q_pos: torch.Tensor, k_pos: torch.Tensor, k_ok: torch.Tensor, block: int) -> torch.Tensor:
     """(B, 1, Tq, Tk) bool: query at q_pos (B, Tq) may see key at k_pos (B, Tk) when the key is real (`k_ok`) and
     its block (pos // block) is not after the query's."""
@@ -76,6 +86,7 @@ class SpanPredictor:
         self.calls_since_refresh = 0
         self.nfe = 0  # forward passes run, full or span-only
         self.block = net.cfg.block_size  # > 0: block-causal attention and the exact prefix cache
+        self.block_from_span = net.cfg.block_from_span
 
     def reset(self, layout: Layout) -> None:
         """A new layout (new rows, or a span that grew): the cached context no longer applies."""
@@ -184,11 +195,14 @@ class SpanPredictor:
             return self._block_full(ids, wanted)
         return self._block_step(ids, wanted, *bounds)
 
+    def _origin(self) -> torch.Tensor:
+        return block_origin(self.layout.starts, self.block, self.block_from_span)
+
     def _block_full(self, ids: torch.Tensor, wanted: torch.Tensor | None) -> torch.Tensor:
         """The whole row under the block-causal mask; nothing is cached."""
         lay = self.layout
         t = ids.shape[1]
-        pos = self._offsets(t).expand(ids.shape[0], t)
+        pos = self._offsets(t).expand(ids.shape[0], t) + self._origin()
         mask = block_causal_mask(pos, pos, lay.key_valid, self.block)
         read = self._read_index()
         select = None if wanted is None else mark(ids.shape, read, wanted[:, : read.shape[1]])
@@ -201,8 +215,9 @@ class SpanPredictor:
         lay = self.layout
         offsets = self._offsets(wanted.shape[1])
         first = torch.where(wanted, offsets, torch.full_like(offsets, wanted.shape[1])).min(1).values
+        origin = self._origin()[:, 0]
         pos = torch.where(wanted.any(1), lay.starts + first, lay.lengths - 1)
-        start = pos // self.block * self.block
+        start = ((pos + origin) // self.block * self.block - origin).clamp(min=0)
         end = torch.minimum(start + self.block, lay.lengths)
         pos = lay.starts[:, None] + offsets
         if bool((wanted & ((pos < start[:, None]) | (pos >= end[:, None]))).any()):
@@ -228,7 +243,8 @@ class SpanPredictor:
         pos = lo[:, None] + offsets  # (B, W) absolute positions run this step
         real = offsets < (block_end - lo)[:, None]
         idx = pos.clamp(max=ids.shape[1] - 1)
-        fresh = block_causal_mask(pos, pos, real & (pos >= cached[:, None]), self.block)  # (B, 1, W, W)
+        numbered = pos + self._origin()
+        fresh = block_causal_mask(numbered, numbered, real & (pos >= cached[:, None]), self.block)  # (B, 1, W, W)
         old = self.context_valid[:, None, None, :].expand(b, 1, width, self.context_valid.shape[1])
         mask = torch.cat([old, fresh], dim=3)
         read = lay.starts[:, None] - self.shift + self._offsets(wanted.shape[1]) - lo[:, None]  # into the window

@@ -8,7 +8,8 @@ probability, re-scored with the rest of the span visible, falls under a bound (s
 
 Block-diffusion checkpoints (`cfg.block_size` > 0) are denoised block by block in the same loop: a step predicts
 and commits only the open positions of the current block (the block of the row's first open position, blocks
-counted from the row's first token), so the next block starts once the current one is complete; the predictor
+counted from the row's first token, or from the span's for `cfg.block_from_span`; Fast-dLLM v2's sub-block of
+it), so the next block starts once the current one is complete; the predictor
 runs them block-causally against an exact cache of everything before the block.
 """
 
@@ -21,7 +22,7 @@ from dataclasses import dataclass, field
 import torch
 
 from model.network import Denoiser
-from model.predictor import Layout, SpanPredictor
+from model.predictor import Layout, SpanPredictor, block_origin
 from model.tokenizer import SpecialIds
 
 ORDERS = ("confidence", "margin", "entropy")
@@ -166,6 +167,8 @@ class Sampler:
         self._one_line: torch.Tensor | None = None  # (B,) per row of the current layout
         self.predictor = SpanPredictor(net, cfg.use_cache, cfg.cache_refresh)
         self.block = net.cfg.block_size  # > 0: one block at a time (see the module docstring)
+        self.block_from_span = net.cfg.block_from_span
+        self.commit_unit = net.cfg.sub_block_size or self.block  # what must be complete before the next one opens
         self.generator = torch.Generator(device="cpu").manual_seed(cfg.seed)
         self.steps = 0
 
@@ -296,9 +299,10 @@ class Sampler:
         is_open = (current == self.special.mask) & in_span
         all_open, in_block = is_open, None
         if self.block:  # only the current block's open positions are predicted and may be committed
-            pos = layout.starts[:, None] + offsets
-            first = layout.starts[:, None] + first_offset(is_open, offsets)
-            in_block = (pos // self.block) == (first // self.block)
+            origin = block_origin(layout.starts, self.block, self.block_from_span)
+            pos = layout.starts[:, None] + offsets + origin
+            first = layout.starts[:, None] + first_offset(is_open, offsets) + origin
+            in_block = (pos // self.commit_unit) == (first // self.commit_unit)
             is_open = is_open & in_block
         logits = self.predictor(layout.ids, wanted=is_open).float()  # (N, V): open positions only
         logits[:, self.special.mask] = -math.inf  # the model may never "predict" a mask

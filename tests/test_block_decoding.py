@@ -2,11 +2,13 @@
 and the fill-in-the-middle layout for the suffix.
 
 Tiny random checkpoints in SDAR's (Qwen3 body, block 4, no shift) and Fast-dLLM v2's (Qwen2.5 body, block 32,
-token shift) published layouts are written by tests/fixtures/checkpoints.py and loaded through `model.load`.
+token shift) published layouts are written by tests/fixtures/checkpoints.py and loaded through `model.load`, and a
+dllm Tiny-A2D BD3LM one (`a2d-qwen3`, blocks that start at the span, as dllm's sampler left-pads the prompt).
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from pathlib import Path
 
@@ -20,6 +22,7 @@ from fixtures.checkpoints import (
     SDAR_MASK,
     qwen2_config,
     qwen3_config,
+    write_a2d,
     write_fast_dllm,
     write_qwen_family,
     write_sdar,
@@ -46,22 +49,41 @@ def write_sdar_with_fim(folder: Path) -> Path:
     return write_qwen_family(folder, cfg, {**QWEN3_SPECIALS, **SDAR_MASK, **FIM}, QWEN_NAMED, instruct=True)
 
 
+def write_a2d_bd3lm(folder: Path) -> Path:
+    """A Tiny-A2D BD3LM conversion with a block size of 4 in its config (the released ones name none, and get 32
+    from the `bd3lm` in their name: tests/test_families.py), so that a short span crosses blocks."""
+    write_a2d(folder)
+    config = json.loads((folder / "config.json").read_text())
+    (folder / "config.json").write_text(json.dumps({**config, "block_size": 4}))
+    return folder
+
+
 @pytest.fixture(scope="module")
 def engines(tmp_path_factory) -> dict[str, model.Engine]:
     root = tmp_path_factory.mktemp("hub")
-    writers = {"sdar": write_sdar, "fast-dllm-v2": write_fast_dllm, "sdar-fim": write_sdar_with_fim}
+    writers = {
+        "sdar": write_sdar, "fast-dllm-v2": write_fast_dllm, "sdar-fim": write_sdar_with_fim, "a2d-bd3lm": write_a2d_bd3lm
+    }
     return {name: model.load(w(root / name), device="cpu", dtype="float32") for name, w in writers.items()}
+
+
+def origin(net, starts: torch.Tensor) -> torch.Tensor:
+    """(B, 1): what is added to a position before dividing by the block size; for span-aligned blocks, the
+    left padding that would make the span start a block."""
+    block = net.cfg.block_size
+    pad = (block - starts % block) % block if net.cfg.block_from_span else torch.zeros_like(starts)
+    return pad[:, None]
 
 
 def reference_logits(net, layout, wanted: torch.Tensor) -> torch.Tensor:
     """A full pass over every row under the block-causal mask, written out here: key k is seen from query q when
-    k // block <= q // block and k is inside the row. Logits of the wanted span offsets, row-major (N, V)."""
+    (k + o) // block <= (q + o) // block and k is inside the row. Logits of the wanted span offsets (N, V)."""
     block, shift = net.cfg.block_size, int(net.cfg.logit_shift)
     b, t = layout.ids.shape
-    pos = torch.arange(t)
-    mask = (pos[None, :] // block <= pos[:, None] // block)[None, None] & (pos[None, :] < layout.lengths[:, None])[
-        :, None, None
-    ]
+    pos = torch.arange(t)[None, :] + origin(net, layout.starts)  # (B, T)
+    mask = (pos[:, None, :] // block <= pos[:, :, None] // block)[:, None] & (
+        torch.arange(t)[None, :] < layout.lengths[:, None]
+    )[:, None, None]
     with torch.no_grad():
         logits = net(layout.ids, attn_mask=mask).logits
     rows = []
@@ -71,19 +93,23 @@ def reference_logits(net, layout, wanted: torch.Tensor) -> torch.Tensor:
     return torch.stack(rows)
 
 
-def current_block(layout, mask_id: int, block: int) -> torch.Tensor:
-    """(B, S): the open span offsets of each row's current block (that of its first open position)."""
+def current_block(layout, mask_id: int, block: int, shift: torch.Tensor | int = 0) -> torch.Tensor:
+    """(B, S): the open span offsets of each row's current block (that of its first open position); `shift`: the
+    rows' `origin`."""
     s = int(layout.spans.max())
     offsets = torch.arange(s)[None, :]
-    pos = layout.starts[:, None] + offsets
-    span = layout.ids.gather(1, pos.clamp(max=layout.ids.shape[1] - 1))
+    pos = layout.starts[:, None] + offsets + shift
+    span = layout.ids.gather(1, (pos - shift).clamp(max=layout.ids.shape[1] - 1))
     is_open = (span == mask_id) & (offsets < layout.spans[:, None])
     first = torch.where(is_open, pos, torch.full_like(pos, 10**9)).min(1, keepdim=True).values
     return is_open & (pos // block == first // block)
 
 
 # --- (1) the cached block step is exact -----------------------------------------------------------------------
-@pytest.mark.parametrize("name, prefixes, spans", [("sdar", (5, 10), (11, 6)), ("fast-dllm-v2", (40, 21), (70, 50))])
+@pytest.mark.parametrize(
+    "name, prefixes, spans",
+    [("sdar", (5, 10), (11, 6)), ("fast-dllm-v2", (40, 21), (70, 50)), ("a2d-bd3lm", (5, 10), (11, 6))],
+)
 def test_block_step_logits_equal_a_full_block_causal_pass(engines, name, prefixes, spans):
     """Each cached call (first block, steps inside a block, and steps that move to the next block and append the
     finished one to the cache) gives the logits of a full block-causal pass over the same ids."""
@@ -99,13 +125,14 @@ def test_block_step_logits_equal_a_full_block_causal_pass(engines, name, prefixe
     predictor.reset(layout)
     calls, moves = 0, 0
     while bool((layout.ids == mask).any()):
-        wanted = current_block(layout, mask, block)
+        wanted = current_block(layout, mask, block, origin(net, layout.starts))
         before = 0 if predictor.context is None else int(predictor.context_valid.sum(1).max())
         got = predictor(layout.ids, wanted)
         torch.testing.assert_close(got, reference_logits(net, layout, wanted), atol=ATOL, rtol=0)
         # The cache holds exactly the blocks before the current one (a finished row: before its last block).
         first_open = torch.where(wanted.any(1), layout.starts + wanted.float().argmax(1), layout.lengths - 1)
-        assert predictor.context_valid.sum(1).tolist() == (first_open // block * block).tolist()
+        o = origin(net, layout.starts)[:, 0]
+        assert predictor.context_valid.sum(1).tolist() == ((first_open + o) // block * block - o).clamp(min=0).tolist()
         moves += int(predictor.context_valid.sum(1).max()) > before
         calls += 1
         # Commit half of the current block's open positions (all of them every third call), random tokens.
@@ -133,7 +160,7 @@ REQUESTS = [
 CONFIGS = [SamplerConfig(grow=False), SamplerConfig(schedule="fixed", tokens_per_step=3, grow=False)]
 
 
-@pytest.mark.parametrize("name", ["sdar", "fast-dllm-v2"])
+@pytest.mark.parametrize("name", ["sdar", "fast-dllm-v2", "a2d-bd3lm"])
 @pytest.mark.parametrize("cfg", CONFIGS, ids=["threshold", "fixed3"])
 def test_decode_with_the_cache_equals_decode_without_it(engines, name, cfg):
     engine = engines[name]
@@ -231,3 +258,29 @@ def test_a_pad_closes_later_blocks_only_once_its_own_block_is_complete(tmp_path)
     spans, steps, drafts = decode(engine, REQUESTS[:1], SamplerConfig(grow=False))
     assert spans == [[]] and steps == 1
     assert all(t == pad for t in drafts[0][0])
+
+
+def test_span_aligned_blocks_start_at_the_span(engines):
+    """dllm's BD3LM sampler left-pads the prompt to a block boundary: the span's first block is all span, so with
+    everything in a block committed at once, 14 positions take ceil(14 / 4) = 4 steps whatever the prefix."""
+    engine = engines["a2d-bd3lm"]
+    mask = engine.special.mask
+    assert engine.net.cfg.block_from_span and engine.net.cfg.block_size == 4
+    assert any(len(engine.make_row(r, 14).prefix) % 4 for r in REQUESTS)  # the prefix ends inside a block
+    _, steps, drafts = decode(engine, REQUESTS, SamplerConfig(threshold=0.0, grow=False))
+    assert steps == 4
+    for span in drafts[0]:
+        assert all(t != mask for t in span[:4]) and all(t == mask for t in span[4:])
+
+
+def test_fast_dllm_commits_sub_blocks_of_eight_left_to_right(engines):
+    """Fast-dLLM v2 decodes a 32-token block as four sub-blocks of 8 (its generate()'s `small_block_size`): with
+    everything eligible committed at once, one step per sub-block that the span touches, in order."""
+    engine = engines["fast-dllm-v2"]
+    mask = engine.special.mask
+    assert (engine.net.cfg.block_size, engine.net.cfg.sub_block_size) == (32, 8)
+    starts = [len(engine.make_row(r, 14).prefix) for r in REQUESTS]
+    _, steps, drafts = decode(engine, REQUESTS, SamplerConfig(threshold=0.0, grow=False))
+    assert steps == max(len({(s + j) // 8 for j in range(14)}) for s in starts)
+    for start, span in zip(starts, drafts[0]):
+        assert all((t != mask) == ((start + j) // 8 == start // 8) for j, t in enumerate(span))

@@ -226,6 +226,11 @@ QWEN_FAMILIES = {
     "Qwen2.5-0.5B-diffusion-mdlm": Rules(
         lambda p: write_a2d(p, qwen3=False), "a2d-qwen2", False, False, 151665, A2D_MASK
     ),
+    # dllm's BD3LM conversions name no block size in config.json: the `bd3lm` in their name gives its sampler's 32.
+    "Qwen3-0.6B-diffusion-bd3lm-v0.1": Rules(lambda p: write_a2d(p), "a2d-qwen3", False, True, 151669, A2D_MASK, 32),
+    "Qwen2.5-Coder-0.5B-Instruct-diffusion-bd3lm-v0.1": Rules(
+        lambda p: write_a2d(p, qwen3=False), "a2d-qwen2", False, False, 151665, A2D_MASK, 32
+    ),
     "open-dcoder-0.5B": Rules(write_open_dcoder, "open-dcoder", True, False, 151665, "<M>"),
     "SDAR-1.7B-Chat": Rules(write_sdar, "sdar", False, True, 151669, "<|MASK|>", block=4),
     "Fast_dLLM_v2_1.5B": Rules(write_fast_dllm, "fast-dllm-v2", True, False, 151665, "|<MASK>|", block=32),
@@ -256,6 +261,7 @@ def test_qwen_body_family_loads_with_its_rules(qwen_dirs, qwen_engines, name):
         rules.mask,
     )
     assert cfg.head_dim == (16 if rules.qwen3 else 8) and cfg.attention_bias == (not rules.qwen3)
+    assert cfg.block_from_span == (rules.family.startswith("a2d") and rules.block > 0)  # dllm left-pads the prompt
     assert engine.special.eos == 151643
     assert engine.tok.encode(f"x{rules.mask_text}y")[1] == rules.mask  # the mask is one unsplit token
     folder = str(qwen_dirs[name])
