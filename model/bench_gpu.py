@@ -2,7 +2,8 @@
 
 A random network with Qwen2-7B shapes (Dream-v0 / Dream-Coder / DiffuCoder) in bf16 rewrites a 256-token span
 inside 2,048 tokens of context: one token per step vs a fixed 8 tokens per step, with and without the context
-cache, batch 1 and 8. Slow modes are timed for their first `measured_steps` steps and projected to the whole span
+cache, batch 1 and 8; then a block-diffusion shape (Fast-dLLM v2 7B: block 32, sub-blocks of 8) on the same
+rewrite at batch 1, all context before the span. Slow modes are timed for their first `measured_steps` steps and projected to the whole span
 (first step, which fills the cache, plus the mean of the later ones); the report says which. `--tiny` runs the
 same code on tiny shapes, on the CPU, so the check itself is tested without a GPU. `--model` measures a real
 checkpoint instead of random weights. One JSON object comes out.
@@ -55,6 +56,9 @@ TINY = replace(
     bos_token_id=1002,
     eos_token_id=1001,
 )
+# Fast_dLLM_v2_7B: the Qwen2.5-7B body with `bd_size` 32, decoded in sub-blocks of 8 (token shift, as Dream's).
+FAST_DLLM_7B = replace(QWEN2_7B, block_size=32, sub_block_size=8)
+TINY_BLOCK = replace(TINY, block_size=8, sub_block_size=4)
 TARGET_TOK_S = 1500  # issue 7: 8 tokens/step with the cache, batch 1, one H100/H200
 
 
@@ -110,13 +114,14 @@ def random_network(cfg: ModelConfig, device: str, dtype: torch.dtype, seed: int)
 
 
 def make_rows(cfg: ModelConfig, special: SpecialIds, batch: int, context: int, span: int, seed: int) -> list[Row]:
-    """Rows of random text: BOS and 3/4 of the context before the span, the rest after it."""
+    """Rows of random text: BOS and 3/4 of the context before the span, the rest after it (a block-causal model
+    sees no suffix: all of its context comes before the span)."""
     rng = random.Random(seed)
     top = min(cfg.vocab_size, special.mask, special.pad, special.bos)  # ordinary ids lie below the specials
     rows = []
     for _ in range(batch):
         ids = [rng.randrange(top) for _ in range(context - 1)]
-        cut = context * 3 // 4
+        cut = context if cfg.block_size else context * 3 // 4
         rows.append(Row([special.bos] + ids[: cut - 1], ids[cut - 1 :], [special.mask] * span))
     return rows
 
@@ -147,7 +152,9 @@ def run_mode(net, special, cfg: GpuBenchConfig, batch: int, k: int, cache: bool,
     except DenoiseCancelled:
         pass
     sync(cfg.device)
-    steps = math.ceil(cfg.span / k)
+    # A block model commits at most a (sub-)block per step; the span starts on a block boundary (context 2,048).
+    unit = net.cfg.sub_block_size or net.cfg.block_size or cfg.span
+    steps = math.ceil(cfg.span / min(k, unit))
     first = stamps[0] - start
     later = [b - a for a, b in itertools.pairwise(stamps)]
     mean_later = sum(later) / len(later) if later else first
@@ -217,11 +224,16 @@ def run_gpu_bench_config(cfg: GpuBenchConfig) -> dict:
         results, {"batch": 1, "tokens_per_step": 8, "cache": True}, {"batch": 1, "tokens_per_step": 1, "cache": True}
     )
     headline = next((r for r in results if (r.batch, r.tokens_per_step, r.cache) == (1, 8, True)), None)
+    params = net.num_parameters()
+    dtype = str(next(net.parameters()).dtype).removeprefix("torch.")
+    del net  # the block model below needs the memory
+    if cfg.device.startswith("cuda"):
+        torch.cuda.empty_cache()
     return {
         "card": device_name(cfg.device),
         "model": name,
-        "parameters_b": round(net.num_parameters() / 1e9, 3),
-        "dtype": str(next(net.parameters()).dtype).removeprefix("torch."),
+        "parameters_b": round(params / 1e9, 3),
+        "dtype": dtype,
         "context_tokens": cfg.context,
         "span_tokens": cfg.span,
         "results": [asdict(r) for r in results],
@@ -229,6 +241,26 @@ def run_gpu_bench_config(cfg: GpuBenchConfig) -> dict:
         "k8_vs_k1_b1_cache": per_step,
         "target_tok_s": TARGET_TOK_S,
         "meets_target": bool(headline and not cfg.tiny and headline.tokens_per_s >= TARGET_TOK_S),
+        "block": None if cfg.model else block_bench(cfg),
+    }
+
+
+def block_bench(cfg: GpuBenchConfig) -> dict:
+    """A block-diffusion shape (Fast-dLLM v2 7B, random weights): the same rewrite at batch 1, all context before
+    the span, decoded block by block with the exact block cache; 1 and 8 tokens per step (8: a sub-block)."""
+    shapes = TINY_BLOCK if cfg.tiny else FAST_DLLM_7B
+    dtype = torch.bfloat16 if cfg.device.startswith("cuda") else torch.float32
+    special = SpecialIds(shapes.mask_token_id, shapes.pad_token_id, shapes.eos_token_id, shapes.bos_token_id)
+    net = random_network(shapes, cfg.device, dtype, cfg.seed)
+    with torch.inference_mode():
+        run_mode(net, special, cfg, 1, 8, True, cap=2)
+        results = [run_mode(net, special, cfg, 1, k, True) for k in cfg.tokens_per_step]
+    return {
+        "model": "random-fast-dllm-v2-" + ("tiny" if cfg.tiny else "7b"),
+        "parameters_b": round(net.num_parameters() / 1e9, 3),
+        "block_size": shapes.block_size,
+        "sub_block_size": shapes.sub_block_size,
+        "results": [asdict(r) for r in results],
     }
 
 

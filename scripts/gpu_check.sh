@@ -4,7 +4,8 @@
 #   scripts/gpu_check.sh --model PATH_OR_ID   # a real checkpoint instead
 #   scripts/gpu_check.sh --tiny --device cpu  # the same code on tiny shapes (a smoke test without a GPU)
 # Prints the card and software versions, runs the GPU-marked loader tests, then the benchmark: tokens/s and peak
-# memory for a 256-token rewrite in 2,048 tokens of context, 1 vs 8 tokens/step, cache on/off, batch 1 and 8.
+# memory for a 256-token rewrite in 2,048 tokens of context, 1 vs 8 tokens/step, cache on/off, batch 1 and 8, then
+# the same rewrite at batch 1 on a block-diffusion shape (Fast-dLLM v2 7B, random weights: block 32, sub-blocks 8).
 # The benchmark's JSON is the last line of stdout, and is also written to $OUT/gpu_check.json when $OUT is set.
 set -euo pipefail
 cd "$(dirname "$0")/.."

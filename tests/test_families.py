@@ -697,6 +697,11 @@ def test_gpu_check_runs_on_cpu_with_tiny_shapes(capsys):
     assert one["steps"] == report["span_tokens"] and one["projected"] and one["steps_measured"] < one["steps"]
     assert all(r["tokens_per_s"] > 0 and r["peak_mem_gib"] > 0 for r in report["results"])
     assert report["cache_speedup_b1_k8"] > 0 and report["meets_target"] is False  # tiny runs never claim it
+    block = report["block"]  # the block-diffusion shape (Fast-dLLM v2's layout, tiny)
+    assert (block["block_size"], block["sub_block_size"]) == (8, 4)
+    assert [r["tokens_per_step"] for r in block["results"]] == [1, 8]
+    assert all(r["tokens_per_s"] > 0 and r["steps"] == report["span_tokens"] // min(4, r["tokens_per_step"])
+               for r in block["results"])
 
 
 @pytest.mark.gpu
