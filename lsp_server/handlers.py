@@ -11,14 +11,13 @@ from lsprotocol import types
 from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams, JsonRpcRequestCancelled
 from pygls.uris import to_fs_path
 
-from lsp_server import actions, next_edits, positions, spans
+from lsp_server import actions, positions, spans
 from lsp_server import settings as settings_mod
 from lsp_server.completions import Answer, Superseded
 from lsp_server.history import History
 from lsp_server.server import REQUEST_FAILED, Document, InstantEditServer, StaleVersion, document_from
 from lsp_server.spans import Span
 from lsp_server.workspace_index import WorkspaceIndex
-from model import scoring
 
 ACTION_TITLES = {"regenerate": "Regenerate selection", "repair": "Repair selection", "fill": "Fill placeholders"}
 APPLY_ANYWAY = "applyAnyway"
@@ -91,12 +90,14 @@ def did_change(ls: InstantEditServer, params: types.DidChangeTextDocumentParams)
             history.clear()
     ls.docs[doc.uri] = Document(doc.uri, text, params.text_document.version, doc.language, doc.path)
     ls.completions.edited(doc.uri)
+    ls.edit_predictions.edited(ls.docs[doc.uri])
 
 
 def did_close(ls: InstantEditServer, params: types.DidCloseTextDocumentParams) -> None:
     ls.docs.pop(params.text_document.uri, None)
     ls.completions.closed(params.text_document.uri)
     ls.histories.pop(params.text_document.uri, None)
+    ls.edit_predictions.closed(params.text_document.uri)
 
 
 def did_save(ls: InstantEditServer, params: types.DidSaveTextDocumentParams) -> None:
@@ -366,10 +367,26 @@ def _tell_confidence(ls: InstantEditServer, uri: str, position: types.Position, 
 
 async def inline_completion(ls: InstantEditServer, params: types.InlineCompletionParams) -> types.InlineCompletionList:
     explicit = params.context.trigger_kind == types.InlineCompletionTriggerKind.Invoked
+    nearest = _next_edit_on_line(ls, params.text_document.uri, params.position)
+    if nearest is not None:  # a prepared next edit on this line comes first, with its replace range
+        doc = ls.document(params.text_document.uri)
+        item = types.InlineCompletionItem(insert_text=nearest.new, range=ls.client_range(doc, nearest.span))
+        return types.InlineCompletionList(items=[item])
     text, at = await complete_at(ls, params.text_document.uri, params.position, explicit)
     if not text:
         return types.InlineCompletionList(items=[])
     return types.InlineCompletionList(items=[types.InlineCompletionItem(insert_text=text, range=at)])
+
+
+def _next_edit_on_line(ls: InstantEditServer, uri: str, position: types.Position):
+    doc = ls.docs.get(uri)
+    if doc is None:
+        return None
+    try:
+        cursor = positions.offset_at(positions.Lines.of(doc.text), position.line, position.character, ls.encoding)
+    except positions.PositionError:
+        return None  # complete_at reports the bad position
+    return ls.edit_predictions.nearest(doc, position.line, cursor)
 
 
 async def completion(ls: InstantEditServer, params: types.CompletionParams) -> types.CompletionList:
@@ -418,23 +435,10 @@ async def next_edits_request(ls: InstantEditServer, params: Any) -> dict:
         cursor = positions.offset_at(positions.Lines.of(doc.text), line, character, ls.encoding)
     except (TypeError, ValueError, positions.PositionError) as e:
         raise JsonRpcInvalidParams(f"bad position for {uri}: {e}") from None
-    history = ls.histories.get(uri)
-    hunk = history.last() if history is not None and history.matches(doc.text) else None
-    found = next_edits.candidates(doc.text, hunk, cursor) if hunk is not None else []
-    if not found:
-        return {"version": doc.version, "edits": []}
-    s, hunks = ls.settings, list(history.hunks)
-
-    def work(engine, stop):
-        def score(items: list[tuple[str, str, str, str]]) -> list[float]:
-            return scoring.preferences(engine, items, s.context_tokens)
-
-        return next_edits.judge(score, doc.text, found, hunks, doc.language, s.context_tokens, s.next_edit_margin, stop)
-
-    kept = await ls.run_job(work, key=f"nextEdits:{uri}")
+    kept = await ls.edit_predictions.suggest(doc, cursor)
     edits = [
         {"range": _json_range(ls.client_range(doc, k.span)), "newText": k.new, "confidence": round(k.confidence, 4)}
-        for k in kept[: s.next_edit_max]
+        for k in kept[: ls.settings.next_edit_max]
     ]
     return {"version": doc.version, "edits": edits}
 
@@ -454,6 +458,8 @@ def status_request(ls: InstantEditServer, params: Any) -> dict:
         "state": state.state if state else "loading",
         "message": state.message if state else "",
         "indexWatching": bool(ls.index and ls.index.watching.is_set()),
+        # The document versions whose next edits are prepared (they answer inline completions on their lines).
+        "preparedNextEdits": [{"uri": uri, "version": p.version} for uri, p in ls.edit_predictions.ready.items()],
     }
 
 

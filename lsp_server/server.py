@@ -25,6 +25,7 @@ from lsp_server import actions, positions
 from lsp_server import settings as settings_mod
 from lsp_server.actions import Hooks, Options, Outcome, Target
 from lsp_server.completions import Completions
+from lsp_server.edit_predictions import EditPredictions
 from lsp_server.history import History
 from lsp_server.languages import detect_language
 from lsp_server.scheduler import Cancelled, ModelState, ModelUnavailable, Scheduler
@@ -86,6 +87,7 @@ class InstantEditServer(LanguageServer):
         self.init_problems: list[str] = []  # settings problems found in initialize, reported once initialized
         self.completions = Completions(self)
         self.histories: dict[str, History] = {}  # uri -> recent edits (lsp_server/history.py)
+        self.edit_predictions = EditPredictions(self)
 
     # --- thread-safe output ------------------------------------------------------------------------------
     def later(self, fn: Callable, *args) -> None:

@@ -36,6 +36,9 @@ class Settings:
     # Next-edit suggestions: kept when the model prefers the new text by this many nats; at most this many.
     next_edit_margin: float = 1.0
     next_edit_max: int = 5
+    # After an edit, wait this long without another change before preparing next edits in the background (they
+    # then answer inline completions on their lines); negative: only when asked (instantEdit/nextEdits).
+    next_edit_pause_ms: float = 300.0
     # The gates (lsp_server.actions.Gates): confidence floors for Regenerate and typing-triggered completions
     # (0: off) and Repair's margin in nats.
     regenerate_floor: float = 0.8

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from lsprotocol import types
 
@@ -80,3 +82,33 @@ async def test_bad_next_edit_requests_are_clear_errors(session):
         await _next(session, uri, 99, 0)
     with pytest.raises(JsonRpcInvalidParams, match="expected"):
         await session.client.protocol.send_request_async("instantEdit/nextEdits", {"position": {}})
+
+
+async def test_a_pause_after_the_edit_prepares_next_edits_that_inline_completion_offers(session):
+    """Any LSP 3.18 client sees the next edit: after the pause the server judges the candidates in the background,
+    and an inline completion on a line holding one answers it with a replace range over the old text."""
+    await session.start(options={"nextEditMargin": -100.0, "nextEditPauseMs": 50})
+    uri = session.open("a.py", CODE)
+    await session.wait_status("ready")
+    version = _type(session, uri, 0, 9, "_sum", 2)
+    for _ in range(300):  # the background judgement: a few model calls
+        state = await session.client.protocol.send_request_async("instantEdit/settings", {})
+        if any(p.uri == uri and p.version == version - 1 for p in state.preparedNextEdits):
+            break
+        await asyncio.sleep(0.1)
+    else:
+        pytest.fail("no next edits were prepared after the pause")
+    params = types.InlineCompletionParams(
+        text_document=types.TextDocumentIdentifier(uri=uri),
+        position=types.Position(line=6, character=4),
+        context=types.InlineCompletionContext(trigger_kind=types.InlineCompletionTriggerKind.Invoked),
+    )
+    result = await session.client.text_document_inline_completion_async(params)
+    (item,) = result.items if hasattr(result, "items") else result
+    assert item.insert_text == "total_sum"
+    assert (item.range.start.line, item.range.start.character, item.range.end.character) == (6, 10, 15)
+    # Typing on makes the prepared suggestions stale: the next answer is an ordinary completion again.
+    _type(session, uri, 7, 0, "#", version)
+    result = await session.client.text_document_inline_completion_async(params)
+    items = result.items if hasattr(result, "items") else result
+    assert all(i.insert_text != "total_sum" for i in items or [])
