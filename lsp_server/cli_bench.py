@@ -76,7 +76,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--tiny", action="store_true", help="--gpu: tiny shapes, runs on the CPU")
     p.add_argument(  # the names are model.bench.SHAPES; not imported here, so `--help` stays free of torch
-        "--shape", metavar="NAME", help="random weights of a released model's shapes: qwen2.5-0.5b, qwen3-0.6b"
+        "--shape", metavar="NAME", help="random weights of a released model's shapes (qwen2.5-0.5b, qwen3-0.6b) or of the embedded model's at "
+        "another size (embedded-4m, -8m, -15m, -23m)",
     )
     p.add_argument(  # model.bench.MODES
         "--modes", nargs="+", default=["baseline", "threshold", "threshold_cache"], metavar="MODE",

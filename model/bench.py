@@ -64,6 +64,27 @@ SHAPES = {
 }
 
 
+
+def _embedded(hidden: int, layers: int, heads: int, kv_heads: int) -> ModelConfig:
+    """The embedded model's body (4,096-token vocabulary, SwiGLU 3x hidden, shifted logits) at another size."""
+    return ModelConfig(
+        vocab_size=4096, hidden_size=hidden, intermediate_size=3 * hidden, num_hidden_layers=layers,
+        num_attention_heads=heads, num_key_value_heads=kv_heads, max_position_embeddings=1024, logit_shift=True,
+    )
+
+
+# Sizes the embedded model could take (issue 11: the largest whose single-line p50 stays <= 100 ms on 2 cores,
+# within 25M parameters): 4.2M is today's.
+SHAPES.update(
+    {
+        "embedded-4m": _embedded(256, 4, 4, 2),
+        "embedded-8m": _embedded(320, 6, 5, 1),
+        "embedded-15m": _embedded(384, 8, 6, 2),
+        "embedded-23m": _embedded(512, 7, 8, 2),
+    }
+)
+
+
 @dataclass(frozen=True)
 class BenchConfig:
     model: str | None = None

@@ -125,6 +125,8 @@ function M.create()
       M.run("instantEdit.regenerate", { line1 = cmd.line1, line2 = cmd.line2, range = cmd.range })
     end
   end, { range = true, nargs = "*", desc = "instant-edit: regenerate the range, or rewrite it per [instruction]" })
+  create("InstantEditNext", function() require("instant_edit.next_edit").command() end,
+    { desc = "instant-edit: ask for next edits now and jump to the nearest" })
   create("InstantEditRepair", ranged("instantEdit.repair"), { range = true, desc = "instant-edit: repair the range" })
   create("InstantEditFill", ranged("instantEdit.fill"), { range = true, desc = "instant-edit: fill placeholders" })
   create("InstantEditTranslate", ranged("instantEdit.translate", function(cmd)

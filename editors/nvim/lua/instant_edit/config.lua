@@ -19,6 +19,9 @@ M.defaults = {
     regenerateFloor = nil, -- Regenerate offers nothing under this confidence (0 = off)
     completionFloor = nil, -- typing-triggered ghost text likewise; explicit requests always answer
     repairMargin = nil, -- Repair reopens a token only this many nats below the model's best alternative
+    -- Next edits (:help instant_edit-next); nil keeps the server's defaults.
+    nextEditMargin = nil, -- a suggestion is kept when the model prefers the new text by this many nats
+    nextEditPauseMs = nil, -- the server prepares suggestions in the background after this pause
   },
   inline = {
     enabled = true,
@@ -38,6 +41,18 @@ M.defaults = {
     -- Ghost text the model is unsure of (confidence under low_confidence) is drawn with this group instead.
     hl_group_low = "InstantEditGhostLow",
     low_confidence = 0.5,
+  },
+  -- Next-edit suggestions (instantEdit/nextEdits): asked after an edit and a pause, shown as a diff in place.
+  next_edit = {
+    enabled = true,
+    pause_ms = 300, -- ask after this long without another change
+    -- Normal mode; each key falls through to its own meaning when no suggestion is shown; false: unmapped.
+    keymaps = {
+      jump_accept = "<Tab>", -- jump to the nearest suggestion; on it: accept it
+      dismiss = "<Esc>",
+    },
+    hl_old = "InstantEditNextOld", -- the text to be replaced (struck through)
+    hl_new = "InstantEditNextNew", -- the new text (inline virtual text)
   },
   draft = { enabled = true, hl_group = "InstantEditDraft" },
   -- vim.notify on server state changes (loading / ready / error).

@@ -47,6 +47,7 @@ function M.setup(opts)
   vim.lsp.enable(commands.NAME)
   commands.create()
   require("instant_edit.inline").setup()
+  require("instant_edit.next_edit").setup()
 end
 
 ---Short server state for a statusline, e.g. "ready: default on cpu".
