@@ -112,3 +112,36 @@ async def test_a_pause_after_the_edit_prepares_next_edits_that_inline_completion
     result = await session.client.text_document_inline_completion_async(params)
     items = result.items if hasattr(result, "items") else result
     assert all(i.insert_text != "total_sum" for i in items or [])
+
+
+def _replace(session, uri: str, start: tuple[int, int], end: tuple[int, int], text: str, version: int) -> int:
+    rng = types.Range(start=types.Position(line=start[0], character=start[1]),
+                      end=types.Position(line=end[0], character=end[1]))
+    session.client.text_document_did_change(
+        types.DidChangeTextDocumentParams(
+            text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=version),
+            content_changes=[types.TextDocumentContentChangePartial(range=rng, text=text)],
+        )
+    )
+    return version + 1
+
+
+async def test_bad_input_gives_no_suggestion_built_on_stale_or_pasted_text(session):
+    """A huge paste is not an edit to repeat; an edit over the whole file, or a binary-looking file, leaves
+    nothing to follow; none of them crashes the server, which still answers afterwards."""
+    await session.start(options={"nextEditMargin": -100.0, "nextEditPauseMs": -1})
+    uri = session.open("a.py", CODE)
+    await session.wait_status("ready")
+    pasted = "x = 1\n" * 600  # 3,600 characters
+    version = _replace(session, uri, (8, 0), (8, 0), pasted, 2)
+    assert await _next(session, uri, 8, 0) == {"version": version - 1, "edits": []}
+    lines = len(CODE.splitlines()) + 600
+    version = _replace(session, uri, (0, 0), (lines, 0), "total = 2\n", version)  # select all, type over it
+    assert await _next(session, uri, 0, 0) == {"version": version - 1, "edits": []}
+    binary = session.open("b.py", "\x00\x01\x02total\x00total\x7f\n" * 20)
+    _replace(session, binary, (0, 3), (0, 8), "count", 2)
+    result = await _next(session, binary, 0, 3)
+    assert result["version"] == 2
+    for e in result["edits"]:  # whatever the model makes of it, each edit replaces the old name where it stands
+        assert e.newText == "count" and e.range.start.line == e.range.end.line
+    assert (await _next(session, uri, 0, 0))["version"] == version - 1  # the server still answers
