@@ -74,9 +74,12 @@ def run_eval(args: argparse.Namespace) -> int:
 
     engine = model.load(args.model, device=args.device)
     if getattr(args, "next_edit", False):  # next-edit suggestions on scenarios cut from held-out files
-        from lsp_server.eval_next_edits import run
+        from lsp_server.eval_next_edits import run, server_latency
 
-        print(json.dumps(run(engine, args.cases, args.seed, args.margin)))
+        report = run(engine, args.cases, args.seed, args.margin)
+        if getattr(args, "lsp", 0):
+            report["server"] = server_latency(args.model, args.cases, args.seed, args.lsp)
+        print(json.dumps(report))
         return 0
     if getattr(args, "gates", False):  # the held-out gates instead: repair margins, floors, syntax guard
         from model.gates import run_cli
@@ -152,6 +155,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     e.add_argument("--next-edit", action="store_true",
                    help="next-edit suggestions instead (lsp_server/eval_next_edits.py): --cases scenarios per kind")
     e.add_argument("--margin", type=float, default=1.0, help="--next-edit: the server's nextEditMargin")
+    e.add_argument("--lsp", type=int, default=0, metavar="N",
+                   help="--next-edit: also time N scenarios' nextEdits requests through the real server")
     e.add_argument("--likelihood", action="store_true",
                    help="also score the true span in one pass: cross-entropy and token accuracy per kind")
     e.set_defaults(func=run_eval)

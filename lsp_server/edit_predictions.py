@@ -34,6 +34,7 @@ class EditPredictions:
         self.server = server
         self.ready: dict[str, Prepared] = {}  # uri -> the suggestions judged for one version of it
         self.timers: dict[str, asyncio.TimerHandle] = {}
+        self.asked: dict[str, int] = {}  # uri -> the version a client request is judging (no need to prepare it)
 
     # --- asked for -----------------------------------------------------------------------------------------
     async def suggest(self, doc: Document, cursor: int) -> list[Suggestion]:
@@ -44,6 +45,7 @@ class EditPredictions:
         job = self._job(doc, cursor)
         if job is None:
             return []
+        self.asked[doc.uri] = doc.version
         kept = await self.server.run_job(job, key=f"nextEdits:{doc.uri}")
         self.ready[doc.uri] = Prepared(doc.version, kept)
         return kept
@@ -77,6 +79,7 @@ class EditPredictions:
 
     def closed(self, uri: str) -> None:
         self.ready.pop(uri, None)
+        self.asked.pop(uri, None)
         timer = self.timers.pop(uri, None)
         if timer is not None:
             timer.cancel()
@@ -87,6 +90,8 @@ class EditPredictions:
         history = self.server.histories.get(uri)
         if doc is None or doc.version != version or history is None or self.server.scheduler is None:
             return
+        if self.asked.get(uri) == version:  # the client asked for this version itself
+            return
         last = history.last() if history.matches(doc.text) else None
         job = self._job(doc, last.end if last is not None else 0)
         if job is None:
@@ -96,8 +101,11 @@ class EditPredictions:
             if not future.cancelled() and future.exception() is None:
                 self.ready[uri] = Prepared(version, future.result())
 
-        # Nobody awaits it: a cancellation (the user typed on) is its normal end.
-        self.server.scheduler.submit(job, key=f"nextEdits:{uri}", background=True).future.add_done_callback(keep)
+        # Nobody awaits it: a cancellation (the user typed on, or asked) is its normal end. Its own key: under the
+        # client's request's key it would supersede that request.
+        self.server.scheduler.submit(job, key=f"prepareNextEdits:{uri}", background=True).future.add_done_callback(
+            keep
+        )
 
     # --- the model's work ----------------------------------------------------------------------------------
     def _job(self, doc: Document, cursor: int):

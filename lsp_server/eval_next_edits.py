@@ -7,11 +7,13 @@ other places with the new text. Suggestions come from the same functions the ser
 calls (candidates from the newest hunk, judged by the model with the history in context).
 
 Reported per kind and over all: precision (suggested edits that are expected: exact text at the right place),
-recall (expected edits suggested), and the time to judge a scenario in process.
+recall (expected edits suggested), and the time to judge a scenario in process; with `--lsp N`, also the time to
+the answer through the real server on the first N scenarios (`server_latency`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import random
 import statistics
 import time
@@ -19,6 +21,7 @@ from dataclasses import dataclass
 
 from lsp_server import next_edits
 from lsp_server.history import History
+from lsp_server.positions import Lines, position_at
 from model import edit_examples
 
 KINDS = ("rename", "literal")
@@ -31,6 +34,8 @@ class Scenario:
     history: History
     cursor: int  # after the user's last edit
     expected: frozenset[tuple[int, int, str]]  # (start, end, new text) in `text`
+    before: str = ""  # the file before the user's part
+    edits: tuple[tuple[int, int, str], ...] = ()  # the user's part, in order: (start, end, new) in the text then
 
 
 def make_scenario(text: str, kind: str, rng: random.Random) -> Scenario | None:
@@ -40,9 +45,10 @@ def make_scenario(text: str, kind: str, rng: random.Random) -> Scenario | None:
     old, new, found = change
     spots = found[old]
     done = rng.randint(1, min(2, len(spots) - 1))
-    history, now, shift = History(), 0.0, 0
+    history, now, shift, before, edits = History(), 0.0, 0, text, []
     for a, b in spots[:done]:
         a, b = a + shift, b + shift
+        edits.append((a, b, new))
         history.record(text, a, b, new, now=now)
         text = text[:a] + new + text[b:]
         shift += len(new) - (b - a)
@@ -51,7 +57,7 @@ def make_scenario(text: str, kind: str, rng: random.Random) -> Scenario | None:
     expected = set()
     for a, b in spots[done:]:
         expected.add((a + shift, b + shift, new))
-    return Scenario(kind, text, history, cursor, frozenset(expected))
+    return Scenario(kind, text, history, cursor, frozenset(expected), before, tuple(edits))
 
 
 def scenarios(files, per_kind: int, seed: int) -> list[Scenario]:
@@ -102,6 +108,65 @@ def run(engine, per_kind: int = 50, seed: int = 0, margin: float = 1.0, context_
         "by_margin": {str(m): _count(judged, m) for m in MARGINS},
         "targets": {"precision": 0.8, "recall": 0.6, "p50_ms": 150},
     }
+
+
+def server_latency(model_path: str | None, per_kind: int, seed: int, cases: int) -> dict:
+    """Milliseconds from an `instantEdit/nextEdits` request to its answer through the real server over stdio, on
+    the first `cases` scenarios: each file is opened as it was, the user's part typed in as didChange edits (one
+    per place), then the request is sent at the cursor. The server's own background preparation is off
+    (nextEditPauseMs -1), so every request judges its candidates."""
+    from model.engine import DEFAULT_CHECKPOINT
+    from model.heldout import held_out_files
+
+    chosen = scenarios(held_out_files(DEFAULT_CHECKPOINT / "heldout.jsonl"), per_kind, seed)[:cases]
+    times = asyncio.run(_through_server(model_path, chosen))
+    return {
+        "cases": len(times),
+        "p50_ms": round(statistics.median(times), 1) if times else None,
+        "p95_ms": round(sorted(times)[min(len(times) - 1, int(0.95 * len(times)))], 1) if times else None,
+    }
+
+
+async def _through_server(model_path: str | None, chosen: list[Scenario]) -> list[float]:
+    import sys
+    from pathlib import Path
+
+    from lsprotocol import types
+    from pygls.lsp.client import LanguageClient
+
+    from lsp_server.bench_typing import Replay
+
+    client = LanguageClient("instant-edit-eval", "0.1.0")
+    cmd = [sys.executable, "-m", "lsp_server.cli", "serve", "--device", "cpu"]
+    await client.start_io(*cmd, *(["--model", model_path] if model_path else []))
+    times = []
+    try:
+        options = {"nextEditPauseMs": -1}
+        await client.initialize_async(types.InitializeParams(capabilities=types.ClientCapabilities(),
+                                                             initialization_options=options))
+        client.initialized(types.InitializedParams())
+        while (await client.protocol.send_request_async("instantEdit/settings", {})).state == "loading":
+            await asyncio.sleep(0.05)
+        for i, s in enumerate(chosen):
+            replay = Replay(client, Path(f"/tmp/next-edit-{i}.py").as_uri(), s.before)
+            client.text_document_did_open(types.DidOpenTextDocumentParams(
+                text_document=types.TextDocumentItem(uri=replay.uri, language_id="python", version=1, text=s.before)))
+            for a, b, new in s.edits:
+                replay.change(a, b, new)
+                await asyncio.sleep(0.01)
+            assert replay.text == s.text, "the replayed edits did not give the scenario's text"
+            line, character = position_at(Lines.of(s.text), s.cursor, "utf-16")
+            params = {"textDocument": {"uri": replay.uri}, "position": {"line": line, "character": character}}
+            start = time.perf_counter()
+            await client.protocol.send_request_async("instantEdit/nextEdits", params)
+            times.append((time.perf_counter() - start) * 1000)
+            client.text_document_did_close(types.DidCloseTextDocumentParams(
+                text_document=types.TextDocumentIdentifier(uri=replay.uri)))
+    finally:
+        await client.shutdown_async(None)
+        client.exit(None)
+        await client.stop()
+    return times
 
 
 def _count(judged: list, margin: float) -> dict:

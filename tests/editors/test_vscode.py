@@ -94,37 +94,77 @@ def _stop(proc: subprocess.Popen) -> None:
             proc.wait(10)
 
 
-@pytest.mark.slow
-def test_vscode_code_action_rewrite_and_inline(project, tmp_path):
-    require(str(CODE_SERVER) if CODE_SERVER.exists() else None, "code-server 4.100.3")
-    chromium = require(shutil.which("chromium"), "Chromium")
-    check_server()
+def install(tmp_path: Path, settings: dict, server_log: Path) -> list:
+    """Both extensions packaged and installed into a fresh code-server profile, whose user settings are
+    `settings` plus the server command, set as a user would set it; returns code-server's base command."""
     ours, driver = _vsix(tmp_path)
     ext_dir, data_dir, config = tmp_path / "extensions", tmp_path / "user-data", tmp_path / "code-server.yaml"
     config.write_text("auth: none\ncert: false\n")
     base = [CODE_SERVER, "--config", config, "--extensions-dir", ext_dir, "--user-data-dir", data_dir]
     _run([*base, "--install-extension", ours, "--install-extension", driver], 120)
-
-    # The server command goes in through the user settings, as a user would set it.
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    (ARTIFACTS / "server.log").unlink(missing_ok=True)
-    settings = data_dir / "User" / "settings.json"
-    settings.parent.mkdir(parents=True, exist_ok=True)
+    server_log.unlink(missing_ok=True)
     # A wrapper keeps the server's stderr for the artifacts (VS Code shows it only in its output panel).
     wrapper = tmp_path / "instant-edit-serve"
-    wrapper.write_text(f'#!/bin/sh\nexec {shlex.join(server_command())} "$@" 2>>"{ARTIFACTS / "server.log"}"\n')
+    wrapper.write_text(f'#!/bin/sh\nexec {shlex.join(server_command())} "$@" 2>>"{server_log}"\n')
     wrapper.chmod(0o755)
-    settings.write_text(
-        json.dumps(
-            {
-                "instantEdit.server.path": str(wrapper),
-                "instantEdit.server.args": [],
-                "workbench.startupEditor": "none",
-                "editor.inlineSuggest.enabled": True,
-                "security.workspace.trust.enabled": False,
-            }
-        )
+    user = data_dir / "User" / "settings.json"
+    user.parent.mkdir(parents=True, exist_ok=True)
+    user.write_text(json.dumps({
+        "instantEdit.server.path": str(wrapper),
+        "instantEdit.server.args": [],
+        "workbench.startupEditor": "none",
+        "security.workspace.trust.enabled": False,
+        **settings,
+    }))
+    return base
+
+
+def run_in_browser(
+    base: list, root: Path, env: dict, script: Path, result: Path, shot: Path, log: Path, timeout_s: int = TIMEOUT_S
+) -> dict:
+    """code-server on `root` and `script` (node: URL RESULT SCREENSHOT TIMEOUT_MS) in headless Chromium, until the
+    driver extension writes `result`; code-server's output goes to `log`. Returns the driver's JSON."""
+    port = _free_port()
+    flags = ["--auth", "none", "--disable-workspace-trust", "--disable-telemetry", "--disable-update-check"]
+    server = subprocess.Popen(
+        [str(c) for c in [*base, "--bind-addr", f"127.0.0.1:{port}", *flags, "--disable-getting-started-override", root]],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
     )
+    started = time.monotonic()
+    try:
+        _wait_listening(port, server)
+        url = f"http://127.0.0.1:{port}/?folder={root}"
+        browser = subprocess.run(
+            ["node", script, url, result, shot, str(timeout_s * 1000 - 30000)],
+            check=False, env=env, capture_output=True, text=True, timeout=timeout_s,
+        )
+    except subprocess.TimeoutExpired as e:
+        pytest.fail(f"the VS Code run did not finish within {timeout_s} s: {e.stderr}")
+    finally:
+        _stop(server)
+    output = server.stdout.read() if server.stdout else ""
+    log.write_text(output)
+    if browser.returncode != 0:
+        pytest.fail(
+            f"browser run failed after {time.monotonic() - started:.0f} s: {browser.stderr[-3000:]}\n"
+            f"code-server log tail:\n{output[-3000:]}"
+        )
+    out = json.loads(result.read_text())
+    assert "failure" not in out, out.get("failure")
+    return out
+
+
+@pytest.mark.slow
+def test_vscode_code_action_rewrite_and_inline(project, tmp_path):
+    require(str(CODE_SERVER) if CODE_SERVER.exists() else None, "code-server 4.100.3")
+    chromium = require(shutil.which("chromium"), "Chromium")
+    check_server()
+    base = install(tmp_path, {"editor.inlineSuggest.enabled": True}, ARTIFACTS / "server.log")
     result, shot = tmp_path / "vscode-result.json", ARTIFACTS / "vscode.png"
     (project.root / INLINE_FILE).write_text(INLINE_SAMPLE)
     env = {
@@ -142,61 +182,8 @@ def test_vscode_code_action_rewrite_and_inline(project, tmp_path):
         "IE_CHROMIUM": chromium,
         "NODE_PATH": str(EDITORS_DIR / "node_modules"),
     }
-    port = _free_port()
-    server = subprocess.Popen(
-        [
-            str(c)
-            for c in [
-                *base,
-                "--bind-addr",
-                f"127.0.0.1:{port}",
-                "--auth",
-                "none",
-                "--disable-workspace-trust",
-                "--disable-telemetry",
-                "--disable-update-check",
-                "--disable-getting-started-override",
-                project.root,
-            ]
-        ],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
-    try:
-        _wait_listening(port, server)
-        started = time.monotonic()
-        browser = subprocess.run(
-            [
-                "node",
-                HERE / "vscode_browser.js",
-                f"http://127.0.0.1:{port}/?folder={project.root}",
-                result,
-                shot,
-                str(TIMEOUT_S * 1000 - 30000),
-            ],
-            check=False,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=TIMEOUT_S,
-        )
-    except subprocess.TimeoutExpired as e:
-        pytest.fail(f"the VS Code run did not finish within {TIMEOUT_S} s: {e.stderr}")
-    finally:
-        _stop(server)
-    log = server.stdout.read() if server.stdout else ""
-    (ARTIFACTS / "code-server.log").write_text(log)
-    if browser.returncode != 0:
-        pytest.fail(
-            f"browser run failed after {time.monotonic() - started:.0f} s: {browser.stderr[-3000:]}\n"
-            f"code-server log tail:\n{log[-3000:]}"
-        )
-    out = json.loads(result.read_text())
+    out = run_in_browser(base, project.root, env, HERE / "vscode_browser.js", result, shot, ARTIFACTS / "code-server.log")
     (ARTIFACTS / "vscode-result.json").write_text(json.dumps(out, indent=1))
-    assert "failure" not in out, out.get("failure")
     _check(out, project.file, project.root / INLINE_FILE)
 
 

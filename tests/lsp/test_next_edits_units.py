@@ -123,3 +123,12 @@ def test_eval_reports_precision_and_recall_per_margin(engine):
     strictest = report["by_margin"][str(max(eval_next_edits.MARGINS))]
     assert loosest["suggested"] >= strictest["suggested"]  # a higher margin never suggests more
     assert 0 <= loosest["correct"] <= min(loosest["suggested"], loosest["expected"])
+
+
+def test_eval_times_next_edits_through_the_real_server():
+    """`eval --next-edit --lsp N`: the user's part is replayed into a server subprocess as didChange edits (the
+    replay checks it ends at the scenario's text), and each nextEdits request is timed."""
+    from lsp_server import eval_next_edits
+
+    report = eval_next_edits.server_latency(None, per_kind=1, seed=0, cases=2)
+    assert report["cases"] == 2 and 0 < report["p50_ms"] <= report["p95_ms"]

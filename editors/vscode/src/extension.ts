@@ -1,8 +1,9 @@
-/** Entry point: wires settings, the server, commands, drafts and the status bar together. */
+/** Entry point: wires settings, the server, commands, drafts, next edits and the status bar together. */
 import * as vscode from "vscode";
 import { LanguageClient } from "vscode-languageclient/node";
 import { registerActions } from "./common/commands";
 import { DraftView } from "./common/draft";
+import { NextEdits, ShownEdit } from "./common/nextEdit";
 import {
   CONFIDENCE_NOTIFICATION, CommandResult, ConfidenceParams, DRAFT_NOTIFICATION, DraftParams, InlineRecord,
   STATUS_NOTIFICATION, StatusParams,
@@ -24,6 +25,8 @@ export interface InstantEditApi {
   confidences(): ConfidenceParams[];
   /** The status bar item's text, e.g. "$(check) instant-edit: default · cpu · completion 0.42 (cache)". */
   statusText(): string;
+  /** The next-edit suggestions shown now, best first (empty when none is shown). */
+  nextEdits(): ShownEdit[];
 }
 
 const KEEP = 50;
@@ -50,6 +53,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<Instan
   const notices: string[] = [];
   const inlineAnswers: InlineRecord[] = [];
   const confidences: ConfidenceParams[] = [];
+  const nextEdits = new NextEdits(() => client, () => settings.nextEditPauseMs, (m) => output.appendLine(m));
 
   const start = async () => {
     client = await startServer(settings, {
@@ -71,13 +75,14 @@ export async function activate(context: vscode.ExtensionContext): Promise<Instan
   const restart = async () => {
     const old = client;
     client = undefined;
+    nextEdits.dismiss();
     statusBar.update(undefined);
     await old?.stop().catch((e) => output.appendLine(`stopping the server: ${e}`));
     await start();
   };
 
   context.subscriptions.push(
-    output, statusBar, drafts,
+    output, statusBar, drafts, nextEdits,
     ...registerActions({ client: () => client, busy: (label) => statusBar.busy(label), record: (r) => { lastResult = r; } }),
     vscode.commands.registerCommand("instant-edit.restart", restart),
     vscode.commands.registerCommand("instant-edit.showOutput", () => output.show(true)),
@@ -105,6 +110,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<Instan
     inlineAnswers: () => [...inlineAnswers],
     confidences: () => [...confidences],
     statusText: () => statusBar.shown,
+    nextEdits: () => nextEdits.shown(),
   };
 }
 

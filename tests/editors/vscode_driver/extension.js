@@ -6,19 +6,7 @@ const vscode = require("vscode");
 
 const env = process.env;
 const STEP_MS = Number(env.IE_STEP_MS || 40000);
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-async function waitFor(cond, ms, what) {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    const value = await cond();
-    if (value) {
-      return value;
-    }
-    await sleep(100);
-  }
-  throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-}
+const { sleep, waitFor } = require("./wait");
 
 function lineSelection(doc, first, last) {
   return new vscode.Selection(first - 1, 0, last - 1, doc.lineAt(last - 1).text.length);
@@ -202,7 +190,9 @@ exports.activate = function activate() {
   if (!env.IE_RESULT) {
     return; // installed outside the test: do nothing
   }
-  scenario().then(write, (e) => write({ failure: String((e && e.stack) || e) }));
+  // IE_SCENARIO=next_edit: the scenario of tests/editors/test_vscode_next_edit.py (next_edit.js) instead.
+  const run = env.IE_SCENARIO === "next_edit" ? () => require("./next_edit").scenario(vscode, env) : scenario;
+  run().then(write, (e) => write({ failure: String((e && e.stack) || e) }));
 };
 
 exports.deactivate = function deactivate() {};

@@ -167,3 +167,68 @@ export function confidenceText(p: ConfidenceParams | undefined): string {
   }
   return `completion ${value}${source ? ` (${source})` : ""}`;
 }
+
+// --- next edits ------------------------------------------------------------------------------------------------
+export const NEXT_EDITS_REQUEST = "instantEdit/nextEdits";
+
+/** `instantEdit/nextEdits` params: where the cursor is in which document. */
+export interface NextEditsParams {
+  textDocument: { uri: string };
+  position: Position;
+}
+
+/** One suggested edit elsewhere in the document: replace `range` with `newText`. */
+export interface NextEdit {
+  range: Range;
+  newText: string;
+  confidence: number;
+}
+
+/** The answer: the edits (best first) for one version of the document; empty when nothing is confident. */
+export interface NextEditsResult {
+  version: number;
+  edits: NextEdit[];
+}
+
+function toPosition(value: unknown): Position | undefined {
+  const v = value as Record<string, unknown> | null | undefined;
+  return v && Number.isInteger(v.line) && Number.isInteger(v.character) && (v.line as number) >= 0
+    && (v.character as number) >= 0 ? { line: v.line as number, character: v.character as number } : undefined;
+}
+
+/** A NextEditsResult from whatever the server answered; undefined when the answer is malformed (edits that are
+ * malformed are left out, the rest kept in order). */
+export function toNextEditsResult(value: unknown): NextEditsResult | undefined {
+  const v = value as Record<string, unknown> | null | undefined;
+  if (!v || typeof v !== "object" || !Number.isInteger(v.version) || !Array.isArray(v.edits)) {
+    return undefined;
+  }
+  const edits: NextEdit[] = [];
+  for (const e of v.edits as unknown[]) {
+    const item = e as Record<string, unknown> | null | undefined;
+    const r = item?.range as Record<string, unknown> | undefined;
+    const start = toPosition(r?.start), end = toPosition(r?.end);
+    if (!item || !start || !end || typeof item.newText !== "string") {
+      continue;
+    }
+    const confidence = typeof item.confidence === "number" ? item.confidence : 0;
+    edits.push({ range: { start, end }, newText: item.newText, confidence });
+  }
+  return { version: v.version as number, edits };
+}
+
+function before(a: Position, b: Position): boolean {
+  return a.line < b.line || (a.line === b.line && a.character < b.character);
+}
+
+/** What Tab does with a shown suggestion: "accept" when the cursor is inside its range (ends included), else
+ * "jump" to its start. */
+export function jumpOrAccept(cursor: Position, range: Range): "jump" | "accept" {
+  return before(cursor, range.start) || before(range.end, cursor) ? "jump" : "accept";
+}
+
+/** The new text as one line of ghost text after the struck-through old text. */
+export function ghostText(newText: string, width = 120): string {
+  const flat = newText.replace(/\r?\n/g, " ⏎ ");
+  return flat.length > width ? flat.slice(0, width - 1) + "…" : flat;
+}

@@ -10,6 +10,10 @@ export interface ExtensionSettings {
   contextTokens: number;
   inlineCompletion: boolean;
   showDraft: boolean;
+  /** Client side: how long the document must stay unchanged before next edits are asked for (ms). */
+  nextEditPauseMs: number;
+  /** Server side: a next edit is suggested when the model prefers it by this many nats (may be negative). */
+  nextEditMargin: number;
 }
 
 /** What the server reads from initializationOptions and workspace/didChangeConfiguration (camelCase). */
@@ -20,6 +24,7 @@ export interface InitializationOptions {
   maxSteps: number;
   contextTokens: number;
   inlineCompletion: boolean;
+  nextEditMargin: number;
 }
 
 export const DEFAULTS: ExtensionSettings = {
@@ -32,6 +37,8 @@ export const DEFAULTS: ExtensionSettings = {
   contextTokens: 512,
   inlineCompletion: true,
   showDraft: true,
+  nextEditPauseMs: 300,
+  nextEditMargin: 1.0,
 };
 
 /** A getter such as `vscode.workspace.getConfiguration("instantEdit").get`. */
@@ -51,6 +58,7 @@ export function readSettings(get: Getter): ExtensionSettings {
   const model = get<unknown>("model", null);
   const inline = get<unknown>("inlineCompletion", true);
   const draft = get<unknown>("showDraft", true);
+  const margin = get<unknown>("nextEditMargin", DEFAULTS.nextEditMargin);
   return {
     serverPath: str("server.path", DEFAULTS.serverPath),
     serverArgs: Array.isArray(args) && args.every((a) => typeof a === "string") ? args : DEFAULTS.serverArgs,
@@ -61,6 +69,8 @@ export function readSettings(get: Getter): ExtensionSettings {
     contextTokens: Math.floor(num("contextTokens", DEFAULTS.contextTokens)),
     inlineCompletion: typeof inline === "boolean" ? inline : true,
     showDraft: typeof draft === "boolean" ? draft : true,
+    nextEditPauseMs: num("nextEdit.pauseMs", DEFAULTS.nextEditPauseMs),
+    nextEditMargin: typeof margin === "number" && Number.isFinite(margin) ? margin : DEFAULTS.nextEditMargin,
   };
 }
 
@@ -72,6 +82,7 @@ export function initializationOptions(s: ExtensionSettings): InitializationOptio
     maxSteps: s.maxSteps,
     contextTokens: s.contextTokens,
     inlineCompletion: s.inlineCompletion,
+    nextEditMargin: s.nextEditMargin,
   };
 }
 

@@ -30,4 +30,22 @@ test("every setting has a description, and the defaults match the code's", () =>
   assert.equal(props["instantEdit.maxSteps"].default, DEFAULTS.maxSteps);
   assert.equal(props["instantEdit.inlineCompletion"].default, DEFAULTS.inlineCompletion);
   assert.equal(props["instantEdit.device"].default, DEFAULTS.device);
+  assert.equal(props["instantEdit.nextEdit.pauseMs"].default, DEFAULTS.nextEditPauseMs);
+  assert.equal(props["instantEdit.nextEditMargin"].default, DEFAULTS.nextEditMargin);
+});
+
+test("next edits: the commands are contributed; Tab and Escape act only while a suggestion is shown", () => {
+  const commands = new Set(contributes.commands.map((c: { command: string }) => c.command));
+  for (const id of ["request", "jumpOrAccept", "dismiss"]) {
+    assert.ok(commands.has(`instant-edit.nextEdit.${id}`), id);
+  }
+  const bindings = new Map(contributes.keybindings.map((k: { command: string }) => [k.command, k]));
+  const tab = bindings.get("instant-edit.nextEdit.jumpOrAccept") as { key: string; when: string };
+  assert.equal(tab.key, "tab");
+  for (const term of ["editorTextFocus", "instantEdit.nextEditShown", "!inlineSuggestionVisible", "!suggestWidgetVisible"]) {
+    assert.ok(tab.when.split(" && ").includes(term), term);
+  }
+  const escape = bindings.get("instant-edit.nextEdit.dismiss") as { key: string; when: string };
+  assert.equal(escape.key, "escape");
+  assert.ok(escape.when.split(" && ").includes("instantEdit.nextEditShown"));
 });

@@ -13,7 +13,19 @@ test("initializationOptions carries the server's camelCase keys only", () => {
   const s = readSettings(getterOf({ model: "/ckpt", device: "cpu", maxSteps: 12, threshold: 0.5, inlineCompletion: false }));
   assert.deepEqual(initializationOptions(s), {
     model: "/ckpt", device: "cpu", threshold: 0.5, maxSteps: 12, contextTokens: 512, inlineCompletion: false,
+    nextEditMargin: 1,
   });
+});
+
+test("the next-edit margin may be negative and goes to the server; the pause stays in the client", () => {
+  const s = readSettings(getterOf({ nextEditMargin: -100, "nextEdit.pauseMs": 50 }));
+  assert.equal(s.nextEditMargin, -100);
+  assert.equal(s.nextEditPauseMs, 50);
+  assert.equal(initializationOptions(s).nextEditMargin, -100);
+  assert.equal("nextEditPauseMs" in initializationOptions(s), false);
+  const bad = readSettings(getterOf({ nextEditMargin: "low", "nextEdit.pauseMs": -5 }));
+  assert.equal(bad.nextEditMargin, DEFAULTS.nextEditMargin);
+  assert.equal(bad.nextEditPauseMs, DEFAULTS.nextEditPauseMs);
 });
 
 test("mistyped or out-of-range values fall back to the defaults", () => {
