@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from model.engine import DTYPES
+from model.engine import DTYPES, INT8
 from model.sampler import ORDERS, SCHEDULES, SamplerConfig
 
 
@@ -18,8 +18,9 @@ def add_model_args(p: argparse.ArgumentParser) -> None:
 
 def add_dtype_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument(
-        "--dtype", choices=("auto", *DTYPES), default="auto",
-        help="auto: bf16 on CUDA and on CPUs with hardware bf16 (AMX), else float32",
+        "--dtype", choices=("auto", *DTYPES, INT8), default="auto",
+        help="auto: bf16 on CUDA and on CPUs with hardware bf16 (AMX), else float32; int8: Linear weights in int8 "
+        "(CPU only)",
     )
 
 

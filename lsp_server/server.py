@@ -145,7 +145,7 @@ class InstantEditServer(LanguageServer):
             import model
 
             torch.set_num_threads(model.pick_threads(s.threads))  # before the load: the CPU's share, not all of it
-            engine = model.load(s.model, device=s.device, context_tokens=s.context_tokens)
+            engine = model.load(s.model, device=s.device, context_tokens=s.context_tokens, dtype=s.dtype)
             for note in family_notes(engine):
                 self.log_line(f"instant-edit: {note}", types.MessageType.Warning)
             return engine

@@ -164,6 +164,7 @@ def shape_engine(cfg: BenchConfig):
     """The embedded model's engine (tokenizer, special ids, precision) with a random network of `cfg.shape`."""
     import model
     from model.bench_gpu import random_network
+    from model.engine import quantize_int8, wants_int8
 
     shape = shape_config(cfg)
     engine = model.load(None, device=cfg.device, context_tokens=cfg.context)
@@ -173,6 +174,8 @@ def shape_engine(cfg: BenchConfig):
         shape, mask_token_id=special.mask, pad_token_id=special.pad, bos_token_id=special.bos, eos_token_id=special.eos
     )
     engine.net = random_network(shape, str(engine.device), dtype, cfg.seed)
+    if wants_int8():  # `--dtype int8` reaches here through $INSTANT_EDIT_DTYPE
+        engine.net = quantize_int8(engine.net, str(engine.device))
     engine.name = cfg.shape if not cfg.layers else f"{cfg.shape} ({cfg.layers} layers)"
     return engine
 

@@ -1,0 +1,46 @@
+"""int8 weights on the CPU (`--dtype int8`, setting `dtype`): Linear layers quantized, answers close to float32."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+import model
+from lsp_server import settings
+from model.engine import quantize_int8
+from model.sampler import SamplerConfig
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+REQUESTS = [
+    model.InfillRequest("import os\n\n\ndef read(path):\n    with open(path) as fh:\n        return ", "\n"),
+    model.InfillRequest("class Counter:\n    def __init__(self):\n        self.count = ", "\n"),
+    model.InfillRequest("for i in range(10):\n    print(", ")\n"),
+    model.InfillRequest("def add(a, b):\n    return ", "\n\n\nprint(add(1, 2))\n"),
+]
+
+
+def test_int8_quantizes_every_linear_layer_and_answers_like_float32():
+    plain = model.load(None, device="cpu", dtype="float32")
+    small = model.load(None, device="cpu", dtype="int8")
+    assert small.precision == "int8" and plain.precision == "float32"
+    linear = [m for m in small.net.modules() if isinstance(m, torch.nn.Linear)]
+    quantized = [m for m in small.net.modules() if isinstance(m, torch.ao.nn.quantized.dynamic.Linear)]
+    assert not linear and len(quantized) == sum(isinstance(m, torch.nn.Linear) for m in plain.net.modules())
+    cfg = SamplerConfig(grow=False)
+    same = sum(plain.infill(r, cfg).text == small.infill(r, cfg).text for r in REQUESTS)
+    assert same >= len(REQUESTS) - 1  # int8 rounding may flip a near tie, not the answers in general
+    ids = torch.tensor([plain.tok.encode("def add(a, b):\n    return a + b\n")])
+    with torch.inference_mode():
+        a, b = plain.net(ids).logits.log_softmax(-1), small.net(ids).logits.log_softmax(-1)
+    assert (a.argmax(-1) == b.argmax(-1)).float().mean() > 0.9
+
+
+def test_int8_is_for_the_cpu_and_the_setting_is_checked():
+    net = model.load(None, device="cpu", dtype="float32").net
+    with pytest.raises(ValueError, match="CPU only"):
+        quantize_int8(net, "cuda")
+    good, problems = settings.overrides({"dtype": "int8"})
+    assert good == {"dtype": "int8"} and not problems
+    good, problems = settings.overrides({"dtype": "int4"})
+    assert not good and "invalid value 'int4'" in problems[0]
