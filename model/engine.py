@@ -374,7 +374,8 @@ def quantize_int8(net: Denoiser, device: str) -> Denoiser:
 
     with warnings.catch_warnings():  # torch marks its eager quantization API as deprecated in favour of torchao
         warnings.simplefilter("ignore")
-        quantized = quantize_dynamic(net, {torch.nn.Linear}, dtype=torch.qint8)
+        # In place: a copy would hold the float32 and the int8 weights at once (peak memory twice the model).
+        quantized = quantize_dynamic(net, {torch.nn.Linear}, dtype=torch.qint8, inplace=True)
     quantized.int8 = True
     return quantized
 
