@@ -12,15 +12,12 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from lsp_server import next_edits, positions
 from lsp_server.history import History
 from lsp_server.next_edits import Candidate, Suggestion
 from model import scoring
-
-if TYPE_CHECKING:
-    from lsp_server.server import Document, InstantEditServer
 
 
 @dataclass(frozen=True)
@@ -30,14 +27,17 @@ class Prepared:
 
 
 class EditPredictions:
-    def __init__(self, server: InstantEditServer):
+    """`server` is the InstantEditServer: its docs, histories, settings, loop, scheduler and `run_job` are used
+    (duck-typed, so this module does not import the server); a `doc` is its Document."""
+
+    def __init__(self, server: Any):
         self.server = server
         self.ready: dict[str, Prepared] = {}  # uri -> the suggestions judged for one version of it
         self.timers: dict[str, asyncio.TimerHandle] = {}
         self.asked: dict[str, int] = {}  # uri -> the version a client request is judging (no need to prepare it)
 
     # --- asked for -----------------------------------------------------------------------------------------
-    async def suggest(self, doc: Document, cursor: int) -> list[Suggestion]:
+    async def suggest(self, doc: Any, cursor: int) -> list[Suggestion]:
         """The suggestions for this version of `doc`, best first: the prepared ones, else judged now."""
         ready = self.ready.get(doc.uri)
         if ready is not None and ready.version == doc.version:
@@ -50,7 +50,7 @@ class EditPredictions:
         self.ready[doc.uri] = Prepared(doc.version, kept)
         return kept
 
-    def nearest(self, doc: Document, line: int, cursor: int) -> Suggestion | None:
+    def nearest(self, doc: Any, line: int, cursor: int) -> Suggestion | None:
         """The prepared suggestion on `line` (a 3.18 inline completion replaces within one line) nearest the
         cursor; None when there is none for this version of the document."""
         ready = self.ready.get(doc.uri)
@@ -65,7 +65,7 @@ class EditPredictions:
         return min(on_line, key=lambda s: abs(s.span.start - cursor), default=None)
 
     # --- prepared after a pause ----------------------------------------------------------------------------
-    def edited(self, doc: Document) -> None:
+    def edited(self, doc: Any) -> None:
         """After a change: the old version's suggestions are gone; prepare the new ones once the user pauses."""
         self.ready.pop(doc.uri, None)
         timer = self.timers.pop(doc.uri, None)
@@ -108,7 +108,7 @@ class EditPredictions:
         )
 
     # --- the model's work ----------------------------------------------------------------------------------
-    def _job(self, doc: Document, cursor: int):
+    def _job(self, doc: Any, cursor: int):
         """The engine job judging the candidates of the document's last edit, or None when there are none."""
         history = self.server.histories.get(doc.uri)
         found = candidates(doc, history, cursor)
@@ -128,7 +128,7 @@ class EditPredictions:
         return work
 
 
-def candidates(doc: Document, history: History | None, cursor: int) -> list[Candidate]:
+def candidates(doc: Any, history: History | None, cursor: int) -> list[Candidate]:
     """Places the last hunk calls to change; none when the history no longer matches the text (an external
     change, an undo the history missed): nothing is ever built on stale text."""
     if history is None or not history.matches(doc.text):
