@@ -20,6 +20,8 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from lsp_server import actions, spans
+from lsp_server.spans import Span
 from model.heldout import HeldOutCase, held_out_files, make_cases
 
 MARGINS = (2.0, 4.0, 5.0, 6.0, 7.0, 8.0, 10.0)
@@ -61,7 +63,6 @@ def _misspell(word: str, rng: random.Random) -> str:
 
 def typo_of(case: HeldOutCase, rng: random.Random) -> RepairCase | None:
     """The case's line with one identifier or keyword (3+ letters, outside strings and comments) misspelt."""
-    from lsp_server import spans
 
     text = case.request.prefix + case.truth + case.request.suffix
     at = len(case.request.prefix)
@@ -104,15 +105,12 @@ def repair_cases(files, n: int, seed: int, tok) -> tuple[list[RepairCase], list[
 
 
 def _options(gates, sampler=None):
-    from lsp_server import actions
 
     return actions.Options(sampler=sampler or actions.SamplerConfig(), gates=gates)
 
 
 def measure_repair(engine, correct, typos, margins=MARGINS, on_progress: Progress | None = None) -> dict:
     """Per margin: share of correct lines Repair changes, share of typos it fixes (and changes at all)."""
-    from lsp_server import actions
-    from lsp_server.spans import Span
 
     rows = {m: {"correct_changed": 0, "typo_fixed": 0, "typo_changed": 0, "keyword_fixed": 0,
                 "identifier_fixed": 0} for m in margins}
@@ -177,7 +175,6 @@ def floor_table(rows: list[dict], floors=FLOORS) -> list[dict]:
 
 def _adds_errors(before: str, after: str, start: int, old_end: int, new_end: int, language: str) -> bool:
     """Independent re-check of an applied edit: a clean file must stay clean; otherwise no new error regions."""
-    from lsp_server import spans
 
     clean_before = spans.parses_cleanly(before, language)
     if clean_before is None:
@@ -192,8 +189,6 @@ def measure_guard(engine, files, n: int, seed: int, on_progress: Progress | None
 
     Returns (guard counts, floor tables for regenerate and completion).
     """
-    from lsp_server import actions, spans
-    from lsp_server.spans import Span
 
     off = _options(actions.Gates(regenerate_floor=0.0, completion_floor=0.0))
     kinds = {
@@ -264,7 +259,6 @@ def measure_guard(engine, files, n: int, seed: int, on_progress: Progress | None
 
 def evaluate_gates(engine, cases: int = 70, seed: int = 0, on_progress: Progress | None = None) -> dict:
     """Everything `instant-edit eval --gates` prints: repair per margin, the floor tables, the guard count."""
-    from lsp_server import actions
 
     files = held_out_files()
     guard, floors = measure_guard(engine, files, cases, seed, on_progress)
