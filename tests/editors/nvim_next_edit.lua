@@ -2,49 +2,9 @@
 -- after renaming `def total` to `def total_sum` by typing, shown as a diff in place, jumped to and accepted with
 -- <Tab>, dismissed with <Esc>. Inputs come from environment variables; what happened is written as JSON to
 -- $IE_RESULT for the Python side to check. Any error -> :cquit 1.
+local scenario = dofile(vim.fs.joinpath(vim.fs.dirname(debug.getinfo(1, "S").source:sub(2)), "nvim_scenario_lib.lua"))
 local env = vim.env
-local out = { steps = {} }
-
-local function save()
-  local f = assert(io.open(env.IE_RESULT, "w"))
-  f:write(vim.json.encode(out))
-  f:close()
-end
-
--- The scenario runs in a coroutine on Neovim's main loop, so typed keys go through the plugin's mappings and
--- autocommands as a user's would; waiting yields to the loop.
-local function sleep(ms)
-  local co = coroutine.running()
-  vim.defer_fn(function()
-    local ok, err = coroutine.resume(co)
-    if not ok then
-      io.stderr:write("scenario coroutine: " .. tostring(err) .. "\n")
-      vim.cmd("cquit 1")
-    end
-  end, ms)
-  coroutine.yield()
-end
-
-local function wait(ms, cond, what)
-  local deadline = vim.uv.hrtime() + ms * 1e6
-  while not cond() do
-    if vim.uv.hrtime() > deadline then
-      error("timed out after " .. ms .. " ms waiting for " .. what)
-    end
-    sleep(20)
-  end
-end
-
--- Keys as typed: through mappings (the plugin's <Tab>, <Esc>), processed when the scenario yields.
-local function press(keys)
-  vim.api.nvim_feedkeys(vim.keycode(keys), "t", false)
-  sleep(50)
-  wait(2000, function() return vim.fn.getchar(1) == 0 end, "the typed keys to be processed")
-end
-
-local function lines()
-  return vim.api.nvim_buf_get_lines(0, 0, -1, true)
-end
+local out, sleep, wait, press, lines = scenario.out, scenario.sleep, scenario.wait, scenario.press, scenario.lines
 
 local function cursor()
   return vim.api.nvim_win_get_cursor(0)
@@ -181,24 +141,4 @@ local function main()
   out.steps.edited = edited
 end
 
-local function run()
-  local ok, err = xpcall(main, debug.traceback)
-  if not ok then
-    local log = io.open(vim.lsp.get_log_path(), "r")
-    out.failure = err .. (log and ("\nLSP log tail:\n" .. log:read("*a"):sub(-3000)) or "")
-  end
-  pcall(save)
-  if ok then
-    vim.cmd("qall!")
-  else
-    io.stderr:write(tostring(err) .. "\n")
-    vim.cmd("cquit 1")
-  end
-end
-
-local co = coroutine.create(run)
-local started, err = coroutine.resume(co)
-if not started then
-  io.stderr:write("scenario coroutine: " .. tostring(err) .. "\n")
-  vim.cmd("cquit 1")
-end
+scenario.start(main)

@@ -11,11 +11,8 @@ from editor_harness import (
     ARTIFACTS,
     EDITORS,
     EMPTY_STEPS,
-    INDENT,
     INLINE_FILE,
     INLINE_SAMPLE,
-    INLINE_TEXT,
-    INSTRUCTION,
     PARTIAL_LINE,
     REPAIR_LINES,
     REWRITE_LINES,
@@ -27,6 +24,7 @@ from editor_harness import (
     report_unexercised,
     require,
     run_scenario,
+    scenario_env,
     server_command,
     server_env,
     unchanged_outside,
@@ -81,20 +79,10 @@ def test_neovim_repair_rewrite_action_and_inline(project, tmp_path):
     result = tmp_path / "nvim-result.json"
     (project.root / INLINE_FILE).write_text(INLINE_SAMPLE)
     env = {
-        **server_env(),
+        **scenario_env(project.root, project.file, result),
         "IE_PLUGIN": str(EDITORS / "nvim"),
-        "IE_FILE": str(project.file),
-        "IE_RESULT": str(result),
         "IE_CMD": json.dumps(server_command()),
-        "IE_STEP_MS": "40000",
-        "IE_INSTRUCTION": INSTRUCTION,
         "IE_REPAIR_RANGE": "{},{}".format(*REPAIR_LINES),
-        "IE_REWRITE_RANGE": "{},{}".format(*REWRITE_LINES),
-        "IE_INLINE_TEXT": INLINE_TEXT,
-        "IE_INLINE_FILE": str(project.root / INLINE_FILE),
-        "IE_EMPTY_STEPS": json.dumps(EMPTY_STEPS),
-        "IE_INDENT": INDENT,
-        "IE_PARTIAL_LINE": json.dumps(PARTIAL_LINE),
         "XDG_STATE_HOME": str(tmp_path / "state"),
     }
     cmd = [nvim, "--headless", "-u", "NONE", "-i", "NONE", "-n", "-c", f"luafile {SCENARIO}"]

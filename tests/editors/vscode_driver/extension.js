@@ -6,7 +6,7 @@ const vscode = require("vscode");
 
 const env = process.env;
 const STEP_MS = Number(env.IE_STEP_MS || 40000);
-const { sleep, waitFor } = require("./wait");
+const { sleep, waitFor, openWhenReady } = require("./wait");
 
 function lineSelection(doc, first, last) {
   return new vscode.Selection(first - 1, 0, last - 1, doc.lineAt(last - 1).text.length);
@@ -161,14 +161,7 @@ async function missingServer(api, out) {
 
 async function scenario() {
   const out = { steps: {} };
-  const ext = vscode.extensions.getExtension("instant-edit.instant-edit");
-  if (!ext) {
-    throw new Error("the instant-edit extension is not installed");
-  }
-  const api = await ext.activate();
-  const doc = await vscode.workspace.openTextDocument(vscode.Uri.file(env.IE_FILE));
-  const editor = await vscode.window.showTextDocument(doc);
-  await waitFor(() => api.client() && api.status() && api.status().state === "ready", 90000, "the model to load");
+  const { api, doc, editor } = await openWhenReady(vscode, env.IE_FILE);
   out.status = api.status();
   await codeAction(doc, editor, out);
   const [rf, rl] = env.IE_REWRITE_RANGE.split(",").map(Number);

@@ -6,7 +6,7 @@
 //   code-server in headless Chromium and carry out the asks (a screenshot, a key press) until the result appears.
 const fs = require("fs");
 
-const { sleep, waitFor } = require("./wait");
+const { sleep, waitFor, openWhenReady } = require("./wait");
 
 function writeWhole(path, data) {
   fs.writeFileSync(path + ".tmp", JSON.stringify(data, null, 1));
@@ -37,14 +37,7 @@ async function ask(resultPath, what) {
 async function scenario(vscode, env) {
   const stepMs = Number(env.IE_STEP_MS || 120000);
   const out = { steps: {} };
-  const ext = vscode.extensions.getExtension("instant-edit.instant-edit");
-  if (!ext) {
-    throw new Error("the instant-edit extension is not installed");
-  }
-  const api = await ext.activate();
-  const doc = await vscode.workspace.openTextDocument(vscode.Uri.file(env.IE_FILE));
-  const editor = await vscode.window.showTextDocument(doc, { preserveFocus: false });
-  await waitFor(() => api.client() && api.status() && api.status().state === "ready", 90000, "the model to load");
+  const { api, doc, editor } = await openWhenReady(vscode, env.IE_FILE);
   out.status = api.status();
   out.before = doc.getText();
   const cursor = () => [editor.selection.active.line, editor.selection.active.character];

@@ -1,4 +1,4 @@
-// Waiting helpers shared by the driver's scenarios (extension.js, next_edit.js).
+// What the driver's scenarios share (extension.js, next_edit.js): waiting, and opening the file with the model ready.
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /** Poll `cond` every 100 ms until it returns something truthy (returned), or throw after `ms`. */
@@ -14,4 +14,17 @@ async function waitFor(cond, ms, what) {
   throw new Error(`timed out after ${ms} ms waiting for ${what}`);
 }
 
-module.exports = { sleep, waitFor };
+/** Activate the instant-edit extension, open `path` in an editor and wait until the model is loaded. */
+async function openWhenReady(vscode, path) {
+  const ext = vscode.extensions.getExtension("instant-edit.instant-edit");
+  if (!ext) {
+    throw new Error("the instant-edit extension is not installed");
+  }
+  const api = await ext.activate();
+  const doc = await vscode.workspace.openTextDocument(vscode.Uri.file(path));
+  const editor = await vscode.window.showTextDocument(doc, { preserveFocus: false });
+  await waitFor(() => api.client() && api.status() && api.status().state === "ready", 90000, "the model to load");
+  return { api, doc, editor };
+}
+
+module.exports = { sleep, waitFor, openWhenReady };
