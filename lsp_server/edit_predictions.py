@@ -67,10 +67,7 @@ class EditPredictions:
     # --- prepared after a pause ----------------------------------------------------------------------------
     def edited(self, doc: Any) -> None:
         """After a change: the old version's suggestions are gone; prepare the new ones once the user pauses."""
-        self.ready.pop(doc.uri, None)
-        timer = self.timers.pop(doc.uri, None)
-        if timer is not None:
-            timer.cancel()
+        self._forget(doc.uri)
         pause = self.server.settings.next_edit_pause_ms
         loop = self.server.loop
         if pause < 0 or loop is None or loop.is_closed():
@@ -78,8 +75,12 @@ class EditPredictions:
         self.timers[doc.uri] = loop.call_later(pause / 1000, self._prepare, doc.uri, doc.version)
 
     def closed(self, uri: str) -> None:
-        self.ready.pop(uri, None)
         self.asked.pop(uri, None)
+        self._forget(uri)
+
+    def _forget(self, uri: str) -> None:
+        """Drop the prepared suggestions and the pending pause of `uri`."""
+        self.ready.pop(uri, None)
         timer = self.timers.pop(uri, None)
         if timer is not None:
             timer.cancel()
@@ -92,7 +93,7 @@ class EditPredictions:
             return
         if self.asked.get(uri) == version:  # the client asked for this version itself
             return
-        last = history.last() if history.matches(doc.text) else None
+        last = history.last()  # `_job` finds nothing when the history no longer matches the text
         job = self._job(doc, last.end if last is not None else 0)
         if job is None:
             return
