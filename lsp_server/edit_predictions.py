@@ -112,18 +112,19 @@ class EditPredictions:
     def _job(self, doc: Any, cursor: int):
         """The engine job judging the candidates of the document's last edit, or None when there are none."""
         history = self.server.histories.get(doc.uri)
-        found = candidates(doc, history, cursor)
+        s = self.server.settings
+        found = candidates(doc, history, cursor)[: max(1, s.next_edit_candidates)]
         if not found:
             return None
-        s, hunks = self.server.settings, list(history.hunks)
+        hunks = list(history.hunks)
 
         def work(engine, stop) -> list[Suggestion]:
-            def score(items: list[tuple[str, str, str, str]]) -> list[float]:
-                return scoring.preferences(engine, items, s.context_tokens)
+            context = min(s.next_edit_context_tokens, s.context_tokens)
 
-            kept = next_edits.judge(
-                score, doc.text, found, hunks, doc.language, s.context_tokens, s.next_edit_margin, stop
-            )
+            def score(items: list[tuple[str, str, str, str]]) -> list[float]:
+                return scoring.preferences(engine, items, context)
+
+            kept = next_edits.judge(score, doc.text, found, hunks, doc.language, context, s.next_edit_margin, stop)
             return kept[: s.next_edit_max]
 
         return work
@@ -135,4 +136,4 @@ def candidates(doc: Any, history: History | None, cursor: int) -> list[Candidate
     if history is None or not history.matches(doc.text):
         return []
     hunk = history.last()
-    return next_edits.candidates(doc.text, hunk, cursor) if hunk is not None else []
+    return next_edits.candidates(doc.text, hunk, cursor, doc.language) if hunk is not None else []

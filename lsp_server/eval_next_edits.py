@@ -1,9 +1,12 @@
 """`instant-edit eval --next-edit`: next-edit suggestions on scenarios cut from held-out files.
 
-A scenario applies one consistent change to a held-out file the model never trained on: a rename (an identifier
-used at least 3 times) or a changed string literal (used at least twice). The user's part, the first one or two
-places in file order, is recorded into an edit history as separate edits; the expected suggestions are the
-other places with the new text. Suggestions come from the same functions the server's `instantEdit/nextEdits`
+A scenario applies one consistent change (model/edit_changes.py: a rename, a changed string literal, a new call
+argument, `await` before the calls of a function, an expression wrapped in a call, a removed parameter) to a
+held-out file the model never trained on. The user's part, the first one or two places in file order (for a
+removed parameter, the definition), is recorded into an edit history as separate edits, the way a user makes
+them: a new argument, `await` and a removed parameter as the minimal insertion or deletion (typed), a rename, a
+literal and a wrapped expression as the whole text replaced. The expected suggestions are the other places with the
+new text, as minimal edits. Suggestions come from the same functions the server's `instantEdit/nextEdits`
 calls (candidates from the newest hunk, judged by the model with the history in context).
 
 Reported per kind and over all: precision (suggested edits that are expected: exact text at the right place),
@@ -14,6 +17,7 @@ the answer through the real server on the first N scenarios (`server_latency`).
 from __future__ import annotations
 
 import asyncio
+import math
 import random
 import statistics
 import time
@@ -22,9 +26,12 @@ from dataclasses import dataclass
 from lsp_server import next_edits
 from lsp_server.history import History
 from lsp_server.positions import Lines, position_at
-from model import edit_examples
+from lsp_server.settings import Settings
+from lsp_server.spans import Span
+from model import edit_changes
 
-KINDS = ("rename", "literal")
+KINDS = edit_changes.KINDS
+TYPED = ("call_args", "keyword", "signature", "siblings")  # kinds whose user part is recorded as the minimal edit
 
 
 @dataclass(frozen=True)
@@ -39,25 +46,41 @@ class Scenario:
 
 
 def make_scenario(text: str, kind: str, rng: random.Random) -> Scenario | None:
-    change = edit_examples.pick_change(text, kind, "python", rng)
+    change = edit_changes.find_change(text, kind, "python", rng)
     if change is None:
         return None
-    old, new, found = change
-    spots = found[old]
-    done = rng.randint(1, min(2, len(spots) - 1))
-    history, now, shift, before, edits = History(), 0.0, 0, text, []
-    for a, b in spots[:done]:
-        a, b = a + shift, b + shift
-        edits.append((a, b, new))
+    lead, rest = list(change.places[: change.lead]), list(change.places[change.lead :])
+    if not rest:
+        return None
+    done = lead + rest[: 0 if lead else rng.randint(1, min(2, len(rest) - 1))]
+    todo = [p for p in change.places if p not in done]
+    history, now, before, edits = History(), 0.0, text, []
+    cursor = 0
+    for place in done:
+        a, b, new = _moved(place, edits)
+        if kind in TYPED:
+            span, new = next_edits.minimal(text, Span(a, b), new)
+            a, b = span.start, span.end
         history.record(text, a, b, new, now=now)
         text = text[:a] + new + text[b:]
-        shift += len(new) - (b - a)
+        edits.append((a, b, new))
         now += 10.0  # separate edits, as a user makes them
         cursor = a + len(new)
     expected = set()
-    for a, b in spots[done:]:
-        expected.add((a + shift, b + shift, new))
+    for place in todo:
+        a, b, new = _moved(place, edits)
+        span, new = next_edits.minimal(text, Span(a, b), new)
+        expected.add((span.start, span.end, new))
     return Scenario(kind, text, history, cursor, frozenset(expected), before, tuple(edits))
+
+
+def _moved(place: edit_changes.Place, edits: list[tuple[int, int, str]]) -> tuple[int, int, str]:
+    """Where a place of the original text stands after the user's `edits` (none of which overlaps it)."""
+    a, b = place.start, place.end
+    for ea, eb, new in edits:
+        if eb <= a:
+            a, b = a + len(new) - (eb - ea), b + len(new) - (eb - ea)
+    return a, b, place.new
 
 
 def scenarios(files, per_kind: int, seed: int) -> list[Scenario]:
@@ -77,10 +100,12 @@ def scenarios(files, per_kind: int, seed: int) -> list[Scenario]:
     return out
 
 
-MARGINS = (-4.0, -2.0, -1.0, 0.0, 1.0, 2.0, 4.0)
+MARGINS = (-2.0, -1.0, -0.5, 0.0, 0.5, 1.0, 2.0)
 
 
-def run(engine, per_kind: int = 50, seed: int = 0, margin: float = 1.0, context_tokens: int = 512) -> dict:
+def run(
+    engine, per_kind: int = 50, seed: int = 0, margin: float = -1.0, context_tokens: int = Settings.next_edit_context_tokens
+) -> dict:
     """Per kind at `margin`, and over all kinds at each of MARGINS (every candidate is scored once)."""
     from model import scoring
     from model.engine import DEFAULT_CHECKPOINT
@@ -106,19 +131,23 @@ def run(engine, per_kind: int = 50, seed: int = 0, margin: float = 1.0, context_
         "kinds": kinds,
         "all": _count(judged, margin),
         "by_margin": {str(m): _count(judged, m) for m in MARGINS},
+        # Every candidate suggested, the model's judgement left out: what the candidates alone are worth.
+        "candidates_only": _count(judged, -math.inf),
         "targets": {"precision": 0.8, "recall": 0.6, "p50_ms": 150},
     }
 
 
 def server_latency(model_path: str | None, per_kind: int, seed: int, cases: int) -> dict:
     """Milliseconds from an `instantEdit/nextEdits` request to its answer through the real server over stdio, on
-    the first `cases` scenarios: each file is opened as it was, the user's part typed in as didChange edits (one
+    `cases` scenarios (the kinds in turn): each file is opened as it was, the user's part typed in as didChange edits (one
     per place), then the request is sent at the cursor. The server's own background preparation is off
     (nextEditPauseMs -1), so every request judges its candidates."""
     from model.engine import DEFAULT_CHECKPOINT
     from model.heldout import held_out_files
 
-    chosen = scenarios(held_out_files(DEFAULT_CHECKPOINT / "heldout.jsonl"), per_kind, seed)[:cases]
+    every = scenarios(held_out_files(DEFAULT_CHECKPOINT / "heldout.jsonl"), per_kind, seed)
+    by_kind = [[s for s in every if s.kind == k] for k in KINDS]
+    chosen = [s for turn in zip(*by_kind) for s in turn][:cases]  # the kinds taken in turn
     times = asyncio.run(_through_server(model_path, chosen))
     return {
         "cases": len(times),

@@ -1,9 +1,22 @@
 """Next-edit suggestions: after the user changed one place, the places that should change the same way.
 
-Candidates come from the newest hunk of the document's history (lsp_server/history.py): other occurrences of the
-identifier it renamed, or of the text it replaced. The model then judges each one in place: the candidate's
-text is masked and the model, with the file and the recent edits as context, scores the old and the new text;
-a suggestion is kept only when it prefers the new text by `margin` nats.
+Candidates come from the newest hunk of the document's history (lsp_server/history.py), read as one of the
+changes the model was trained on (model/edit_changes.py), tried in this order:
+- a rename: one identifier became another; candidates are the old name's other whole-word uses;
+- a removed parameter: a definition's parameter list lost one; candidates are the call sites, without that
+  argument (by keyword, or by position when the call passes every parameter);
+- a new call argument: text was added at the end of a call's arguments; candidates are the other calls of the same
+  function, with the same argument added;
+- a prefix: text such as `await ` or `self.` was put before a name; candidates are the name's other uses;
+- a replacement of words: the other occurrences of the replaced text (a literal, an expression now wrapped in a
+  call) get the new text;
+- a pattern: the single-line statements beside the edited one with the same shape (tree-sitter, model/shapes.py)
+  get the same edit at the same token positions (`a = row[0]` -> `a = row[0].strip()`, then `b = row[1]`);
+- otherwise any other replacement, as above.
+The model then judges each one in place: the candidate's text is masked and the model, with the file as context,
+scores the old and the new text twice, with the recent edits shown above the hole and without them; a suggestion
+is kept only when the edits raise its preference for the new text by at least `margin` nats (see `judge`). Each suggestion is returned as a minimal edit (the text both sides share is left out, whole words
+kept whole).
 """
 
 from __future__ import annotations
@@ -12,11 +25,15 @@ import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from os.path import commonprefix
 
 from lsp_server import context
 from lsp_server.history import Hunk
 from lsp_server.languages import line_comment
 from lsp_server.spans import Span
+from model import shapes
+from model.calls import call_at, calls_of, enclosing_call, param_names
+from model.edit_changes import site_without, with_argument
 from model.edit_history import note_above, render_edits
 
 MAX_CANDIDATES = 20
@@ -56,24 +73,197 @@ def renamed(text: str, hunk: Hunk) -> tuple[str, str, Span] | None:
     return None
 
 
-def candidates(text: str, hunk: Hunk, cursor: int) -> list[Candidate]:
-    """Places to change like `hunk`, nearest the cursor first (at most MAX_CANDIDATES)."""
+@dataclass(frozen=True)
+class Reading:
+    """What a hunk is read as: the pair the model is shown, where the new text stands, and how to find the
+    places to change the same way."""
+
+    old: str
+    new: str
+    span: Span
+    find: Callable[[], list[Candidate]]
+
+
+def _whole_word(text: str, word: str) -> re.Pattern:
+    return re.compile(rf"(?<![\w]){re.escape(word)}(?![\w])")
+
+
+def _as_rename(text: str, hunk: Hunk) -> Reading | None:
     rename = renamed(text, hunk)
-    if rename is not None:
-        old, new, done = rename
-        pattern = re.compile(rf"(?<![\w]){re.escape(old)}(?![\w])")
-    elif hunk.old.strip():
-        old, new, done = hunk.old, hunk.new, Span(hunk.start, hunk.end)
-        pattern = re.compile(re.escape(old))
-    else:  # a pure insertion names nothing to look for
+    if rename is None:
+        return None
+    old, new, span = rename
+    if span.start > 0 and text[span.start - 1] in "'\"" and text[span.end : span.end + 1] == text[span.start - 1]:
+        return None  # a whole quoted text that happens to be a word: a changed literal, not a renamed name
+    return Reading(old, new, span, lambda: [
+        Candidate(Span(m.start(), m.end()), old, new) for m in _whole_word(text, old).finditer(text)
+    ])
+
+
+def _definition(text: str, start: int, end: int):
+    """The definition's head `name(params)` whose parentheses hold `[start, end)`, or None."""
+    call = enclosing_call(text, start, end)
+    if call is None:
+        return None
+    line = text[text.rfind("\n", 0, call.start) + 1 : call.start]
+    return call if re.search(r"\bdef\s+$", line) else None
+
+
+def _as_signature(text: str, hunk: Hunk) -> Reading | None:
+    head = _definition(text, hunk.start, hunk.end)
+    if head is None:
+        return None
+    name = text[head.start : head.open].strip()
+    old_text = text[head.start : hunk.start] + hunk.old + text[hunk.end : head.end]
+    old_head = call_at(old_text, 0, name)
+    if old_head is None:
+        return None
+    old_params, new_params = param_names(old_text, old_head), param_names(text, head)
+    removed = [i for i in range(len(old_params)) if old_params[:i] + old_params[i + 1 :] == new_params]
+    if len(old_params) != len(new_params) + 1 or not removed:
+        return None
+
+    def find() -> list[Candidate]:
+        found = []
+        for call in calls_of(text, name):
+            place = site_without(text, call, old_params, removed[0])
+            if place is not None:
+                found.append(Candidate(Span(call.start, call.end), text[call.start : call.end], place.new))
+        return found
+
+    return Reading(old_text, text[head.start : head.end], Span(head.start, head.end), find)
+
+
+def _as_call_args(text: str, hunk: Hunk) -> Reading | None:
+    call = enclosing_call(text, hunk.start, hunk.end)
+    arg = hunk.new.strip().strip(",").strip()
+    if hunk.old or not arg or call is None or _definition(text, hunk.start, hunk.end) is not None:
+        return None
+    if text[hunk.end : call.end - 1].strip() not in ("", ","):  # not added at the end of the arguments
+        return None
+    name = text[call.start : call.open].strip()
+    key = arg.split("=")[0] + "=" if re.match(r"[A-Za-z_]\w*\s*=(?!=)", arg) else arg
+
+    def find() -> list[Candidate]:
+        return [
+            Candidate(Span(c.start, c.end), text[c.start : c.end], with_argument(text, c, arg))
+            for c in calls_of(text, name)
+            if not any(text[a:b].startswith(key) for a, b in c.args)
+        ]
+
+    old = text[call.start : hunk.start] + text[hunk.end : call.end]
+    return Reading(old, text[call.start : call.end], Span(call.start, call.end), find)
+
+
+def _as_prefix(text: str, hunk: Hunk) -> Reading | None:
+    """Text put before a name (`await `, `self.`): the name's other uses get it too."""
+    word = re.compile(r"[A-Za-z_]\w*").match(text, hunk.end)
+    starts_word = hunk.start == 0 or not (text[hunk.start - 1].isalnum() or text[hunk.start - 1] == "_")
+    if hunk.old or not hunk.new.strip() or word is None or not starts_word or _IDENT.fullmatch(hunk.new):
+        return None
+    name, prefix = word.group(), hunk.new
+
+    def find() -> list[Candidate]:
+        found = []
+        for m in _whole_word(text, name).finditer(text):
+            before = text[max(0, m.start() - 40) : m.start()]
+            if before.endswith((prefix, ".")) or re.search(r"\b(def|class)\s+$", before):
+                continue
+            found.append(Candidate(Span(m.start(), m.end()), name, prefix + name))
+        return found
+
+    return Reading(name, prefix + name, Span(hunk.start, word.end()), find)
+
+
+def _as_replacement(text: str, hunk: Hunk) -> Reading | None:
+    old, new = hunk.old, hunk.new
+    if not old.strip():  # a pure insertion names nothing to look for
+        return None
+    lead = r"(?<![\w])" if old[0].isalnum() or old[0] == "_" else ""
+    tail = r"(?![\w])" if old[-1].isalnum() or old[-1] == "_" else ""
+    pattern = re.compile(lead + re.escape(old) + tail)
+    pre, post = (new.split(old, 1) if old in new else ("", ""))
+    # The whole text between quotes replaced: only other quoted texts are candidates, not names spelt alike.
+    quote = text[hunk.start - 1 : hunk.start] if hunk.start > 0 else ""
+    quoted = quote in ("'", '"') and text[hunk.end : hunk.end + 1] == quote
+
+    def find() -> list[Candidate]:
+        found = []
+        for m in pattern.finditer(text):
+            if old in new and text[m.start() - len(pre) : m.end() + len(post)] == new:
+                continue  # already changed (an expression already wrapped)
+            if quoted and not (text[m.start() - 1 : m.start()] == quote == text[m.end() : m.end() + 1]):
+                continue
+            found.append(Candidate(Span(m.start(), m.end()), old, new))
+        return found
+
+    return Reading(old, new, Span(hunk.start, hunk.end), find)
+
+
+def _as_word_replacement(text: str, hunk: Hunk) -> Reading | None:
+    """A replacement whose old text holds a word: one worth looking for across the file (an operator is not)."""
+    return _as_replacement(text, hunk) if re.search(r"\w\w", hunk.old) else None
+
+
+def _as_pattern(text: str, hunk: Hunk, language: str | None) -> Reading | None:
+    found = shapes.siblings(text, hunk.start, language)
+    if found is None or not found[0][0] <= hunk.start <= hunk.end <= found[0][1]:
+        return None
+    (s0, s1), near = found
+    old = text[s0 : hunk.start] + hunk.old + text[hunk.end : s1]
+    at = hunk.start - s0
+    found_places = []
+    for a, b in near:
+        carried = shapes.carry(old, at, at + len(hunk.old), hunk.new, text[a:b], language)
+        if carried is not None and carried != text[a:b]:
+            found_places.append(Candidate(Span(a, b), text[a:b], carried))
+    if not found_places:
+        return None
+    return Reading(old, text[s0:s1], Span(s0, s1), lambda: found_places)
+
+
+READERS = (_as_rename, _as_signature, _as_call_args, _as_prefix, _as_word_replacement, _as_pattern, _as_replacement)
+
+
+def read(text: str, hunk: Hunk, language: str | None = "python") -> Reading | None:
+    """The first reading of `hunk` that applies; None for an insertion none of them explains."""
+    for reader in READERS:
+        reading = reader(text, hunk, language) if reader is _as_pattern else reader(text, hunk)
+        if reading is not None:
+            return reading
+    return None
+
+
+def candidates(text: str, hunk: Hunk, cursor: int, language: str | None = "python") -> list[Candidate]:
+    """Places to change like `hunk`, nearest the cursor first (at most MAX_CANDIDATES)."""
+    reading = read(text, hunk, language)
+    if reading is None:
         return []
-    found = [
-        Candidate(Span(m.start(), m.end()), old, new)
-        for m in pattern.finditer(text)
-        if m.end() <= done.start or m.start() >= done.end
-    ]
+    done = reading.span
+    found = [c for c in reading.find() if c.span.end <= done.start or c.span.start >= done.end]
     found.sort(key=lambda c: abs(c.span.start - cursor))
     return found[:MAX_CANDIDATES]
+
+
+def _word(ch: str) -> bool:
+    return ch.isalnum() or ch == "_"
+
+
+def minimal(text: str, span: Span, new: str) -> tuple[Span, str]:
+    """The same edit without the text both sides share, widened to whole words where it splits one."""
+    old = text[span.start : span.end]
+    head = len(commonprefix([old, new]))
+    tail = len(commonprefix([old[head:][::-1], new[head:][::-1]]))
+    start, end = span.start + head, span.end - tail
+    body = new[head : len(new) - tail]
+    # Widen only where the changed text joins a word on that side (total -> total_sum: the whole name).
+    while start > span.start and _word(text[start - 1]) and _word((body or text[start:end] or " ")[0]):
+        start -= 1
+        body = text[start] + body
+    while end < span.end and _word(text[end]) and _word((body or text[start:end] or " ")[-1]):
+        body += text[end]
+        end += 1
+    return Span(start, end), body
 
 
 def judge(
@@ -87,20 +277,28 @@ def judge(
     should_stop: Callable[[], bool] | None = None,
     batch: int = 8,
 ) -> list[Suggestion]:
-    """The candidates the model prefers changed, best first. `score([(prefix, suffix, old, new), ...])` returns
-    log p(new) - log p(old) for each hole between prefix and suffix (one batched model call per `batch`)."""
-    pairs = shown_edits(text, hunks)
+    """The candidates the history calls to change, best first. `score([(prefix, suffix, old, new), ...])` returns
+    log p(new) - log p(old) for each hole between prefix and suffix.
+
+    A candidate's gain is how much the recent edits shift the model towards the new text: its preference with the
+    history above the hole minus its preference with none. The raw preference alone is biased by length (a
+    shorter text costs fewer tokens, so deletions always win and insertions never do); the difference cancels
+    that, and asks the question that matters: does what the user just did make this change likely? Both rows of
+    `batch` candidates go in one model call."""
+    pairs = shown_edits(text, hunks, language)
     items = []
     for cand in found:
         ctx = context.build(text, cand.span, context_tokens, language, None, None)
         items.append((with_history(ctx.prefix, pairs, language), ctx.suffix, cand.old, cand.new))
+        items.append((ctx.prefix, ctx.suffix, cand.old, cand.new))
     gains: list[float] = []
-    for i in range(0, len(items), batch):
+    for i in range(0, len(items), 2 * batch):
         if should_stop is not None and should_stop():
             break
-        gains += score(items[i : i + batch])
+        both = score(items[i : i + 2 * batch])
+        gains += [with_edits - without for with_edits, without in zip(both[::2], both[1::2])]
     kept = [
-        Suggestion(cand.span, cand.new, 1 / (1 + math.exp(-gain)), gain)
+        Suggestion(*minimal(text, cand.span, cand.new), 1 / (1 + math.exp(-gain)), gain)
         for cand, gain in zip(found, gains)
         if gain >= margin
     ]
@@ -112,11 +310,12 @@ def with_history(prefix: str, pairs: list[tuple[str, str]], language: str | None
     return note_above(prefix, render_edits(pairs, line_comment(language)))
 
 
-def shown_edits(text: str, hunks: list[Hunk]) -> list[tuple[str, str]]:
-    """(old, new) per hunk as the model reads them: a rename as whole names (`total -> total_sum`, not
-    `-> _sum`), other edits as the text they replaced."""
+def shown_edits(text: str, hunks: list[Hunk], language: str | None = "python") -> list[tuple[str, str]]:
+    """(old, new) per hunk as the model reads them, from the reading that finds its candidates: a rename as whole
+    names (`total -> total_sum`, not `-> _sum`), a new argument or a removed parameter as the whole call or
+    signature, a pattern as the whole statement, other edits as the text they replaced."""
     pairs = []
     for h in hunks:
-        rename = renamed(text, h)
-        pairs.append(rename[:2] if rename else (h.old, h.new))
+        reading = read(text, h, language)
+        pairs.append((reading.old, reading.new) if reading else (h.old, h.new))
     return pairs

@@ -98,9 +98,12 @@ def _objective_lines(recipe_name: str, cfg: ModelConfig) -> list[str]:
     holes = (f"Infill rows hold {lo} to {hi} holes each, so more of a row's compute carries loss."
              if hi > 1 else "One hole per infill row.")
     if recipe.edit_share:
-        holes += (f" {recipe.edit_share:.0%} of infill rows show edit history instead: a rename or a changed string "
-                  "literal done at one or two places, as `# edit: old -> new` lines above a hole at another place "
-                  "(model/edit_examples.py), for next-edit suggestions.")
+        holes += (f" {recipe.edit_share:.0%} of infill rows show edit history instead: one consistent change done "
+                  "at one or two places, as `# edit: old -> new` lines above a hole at another place "
+                  "(model/edit_examples.py), for next-edit suggestions. Runs 6-8 saw renames and changed string "
+                  "literals only; later runs see all seven kinds of model/edit_changes.py (also a new call "
+                  "argument, `await` before calls, a wrapped expression, a removed parameter's call sites and "
+                  "an edit carried to sibling statements).")
     return [AR_ADAPT_OBJECTIVE.format(name=recipe.name, ar=recipe.ar_tokens, anneal=recipe.anneal_tokens, holes=holes)]
 
 

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from lsp_server import next_edits
+import random
+
+import pytest
+from fixtures.edit_source import SOURCE
+
+from lsp_server import eval_next_edits, next_edits
 from lsp_server.history import History
 from lsp_server.spans import Span
 from model.edit_history import render_edits
@@ -77,6 +82,118 @@ def test_a_typed_rename_is_shown_to_the_model_as_whole_names():
     assert next_edits.shown_edits(text, h.hunks) == [("total", "total_sum")]
 
 
+STRUCTURE = """def area(width, height, depth):
+    return width * height
+
+
+async def fetch(url):
+    return url
+
+
+def main(items):
+    print(area(1, 2, 3), area(4, 5, depth=6))
+    result = fetch("a") or fetch("b")
+    send(items.first, timeout=1)
+    send(items.first)
+    send()
+    return len(items.first)
+"""
+
+
+def _edit(h: History, text: str, start: int, end: int, new: str, now: float = 0.0) -> str:
+    h.record(text, start, end, new, now=now)
+    return text[:start] + new + text[end:]
+
+
+def _suggested(text: str, found) -> list[tuple[str, str]]:
+    """Each candidate as its minimal edit: (the text it replaces, the new text)."""
+    out = []
+    for c in found:
+        span, new = next_edits.minimal(text, c.span, c.new)
+        out.append((text[span.start : span.end], new))
+    return out
+
+
+def test_a_removed_parameter_drops_the_argument_at_each_call_site():
+    h = History()
+    at = STRUCTURE.index("height, depth")
+    text = _type(h, STRUCTURE, at, "")  # nothing typed yet
+    for i in range(len("height, ")):  # backspaced away, key by key
+        text = _edit(h, text, at + len("height, ") - 1 - i, at + len("height, ") - i, "", now=0.1 * i)
+    assert text.startswith("def area(width, depth):")
+    found = next_edits.candidates(text, h.last(), cursor=at)
+    new_calls = sorted(c.new for c in found)
+    assert new_calls == ["area(1, 3)", "area(4, depth=6)"]  # by position, and a keyword one kept by name
+    assert next_edits.shown_edits(text, h.hunks) == [("area(width, height, depth)", "area(width, depth)")]
+
+
+def test_an_argument_added_to_one_call_is_offered_to_the_other_calls():
+    h = History()
+    at = STRUCTURE.index("send(items.first)") + len("send(items.first")
+    text = _type(h, STRUCTURE, at, ", retries=2")
+    found = next_edits.candidates(text, h.last(), cursor=at)
+    # The call that already passes a `timeout` still gets `retries`; the empty call gets it without a comma.
+    assert sorted(_suggested(text, found)) == [("", ", retries=2"), ("", "retries=2")]
+    assert next_edits.shown_edits(text, h.hunks) == [("send(items.first)", "send(items.first, retries=2)")]
+
+
+def test_await_put_before_one_call_is_offered_before_the_others_not_the_definition():
+    h = History()
+    at = STRUCTURE.index('fetch("a")')
+    text = _type(h, STRUCTURE, at, "await ")
+    found = next_edits.candidates(text, h.last(), cursor=at)
+    assert [(c.old, c.new) for c in found] == [("fetch", "await fetch")]  # fetch("b"); `def fetch` is not a use
+    assert _suggested(text, found) == [("", "await ")]
+
+
+def test_a_wrapped_expression_is_offered_where_the_same_expression_stands_unwrapped():
+    h = History()
+    at = STRUCTURE.index("items.first, timeout")
+    text = _edit(h, STRUCTURE, at, at + len("items.first"), "list(items.first)")
+    found = next_edits.candidates(text, h.last(), cursor=at)
+    # `len(items.first)` and the one in the other send(...) call; the wrapped one itself is done.
+    assert len(found) == 2 and all(c.new == "list(items.first)" for c in found)
+
+
+def test_a_changed_string_is_offered_inside_quotes_only():
+    text = 'mode = "fast"\nfast = 1\nuse("fast", fast)\n'
+    h = History()
+    text = _edit(h, text, 8, 12, "quick")
+    found = next_edits.candidates(text, h.last(), cursor=0)
+    assert [text[c.span.start - 1 : c.span.end + 1] for c in found] == ['"fast"']  # not the name `fast`
+
+
+def test_an_edit_to_one_statement_is_offered_to_its_siblings_of_the_same_shape():
+    text = "def parse(row):\n    a = row[0]\n    b = row[1]\n    c = row['c']\n    d = len(row)\n    return a, b, c\n"
+    h = History()
+    at = text.index("row[0]") + len("row[0]")
+    text = _type(h, text, at, ".strip()")
+    found = next_edits.candidates(text, h.last(), cursor=at)
+    # `b = row[1]` and `c = row['c']` read as the same tokens up to the literal's type: only b has the shape.
+    assert [(c.old, c.new) for c in found] == [("b = row[1]", "b = row[1].strip()")]
+    assert _suggested(text, found) == [("", ".strip()")]
+    assert next_edits.shown_edits(text, h.hunks) == [("a = row[0]", "a = row[0].strip()")]
+
+
+def test_a_flipped_operator_is_carried_only_where_the_same_operator_stands():
+    text = "if x:\n    ok = a == 1\n    ok = b == 2\n    ok = c != 3\n"
+    h = History()
+    at = text.index("==")
+    text = _edit(h, text, at, at + 2, "!=")
+    found = next_edits.candidates(text, h.last(), cursor=at)
+    assert [(c.old, c.new) for c in found] == [("ok = b == 2", "ok = b != 2")]  # not `!=` -> `!=`, nor every `==`
+
+
+def test_minimal_edits_leave_out_shared_text_and_keep_words_whole():
+    text = "x = total(a, b)\n"
+    at = text.index("total")
+    assert next_edits.minimal(text, Span(at, at + 5), "total_sum") == (Span(at, at + 5), "total_sum")
+    call = Span(at, text.index(")") + 1)
+    assert next_edits.minimal(text, call, "total(a, b, c=1)") == (Span(call.end - 1, call.end - 1), ", c=1")
+    assert next_edits.minimal(text, call, "total(b)") == (Span(at + 6, at + 9), "")
+    assert next_edits.minimal(text, Span(at, at + 5), "await total") == (Span(at, at), "await ")
+
+
 def test_judge_keeps_what_the_model_prefers_by_the_margin(engine):
     from model import scoring
 
@@ -97,10 +214,6 @@ def test_judge_keeps_what_the_model_prefers_by_the_margin(engine):
 
 
 def test_eval_scenarios_record_the_users_part_and_expect_the_rest():
-    import random
-
-    from lsp_server import eval_next_edits
-
     source = "def area(width, height):\n    return width * height\n\n\nprint(area(2, 3), area(4, 5))\n"
     s = eval_next_edits.make_scenario(source, "rename", random.Random(0))
     assert s is not None and s.kind == "rename"
@@ -114,9 +227,23 @@ def test_eval_scenarios_record_the_users_part_and_expect_the_rest():
     assert s.expected <= found
 
 
-def test_eval_reports_precision_and_recall_per_margin(engine):
-    from lsp_server import eval_next_edits
+@pytest.mark.parametrize("kind", eval_next_edits.KINDS)
+def test_every_kind_of_scenario_is_read_back_by_the_servers_candidates(kind):
+    """The user's part replayed into a history is read back as the change it was: its expected places are among
+    the candidates, as the same minimal edits."""
+    scenario = next(
+        s for seed in range(50) if (s := eval_next_edits.make_scenario(SOURCE, kind, random.Random(seed))) is not None
+    )
+    assert scenario.history.matches(scenario.text) and scenario.expected
+    found = next_edits.candidates(scenario.text, scenario.history.last(), scenario.cursor)
+    offered = set()
+    for c in found:
+        span, new = next_edits.minimal(scenario.text, c.span, c.new)
+        offered.add((span.start, span.end, new))
+    assert scenario.expected <= offered, (kind, scenario.history.hunks)
 
+
+def test_eval_reports_precision_and_recall_per_margin(engine):
     report = eval_next_edits.run(engine, per_kind=1, seed=0, context_tokens=256)
     assert set(report["kinds"]) <= set(eval_next_edits.KINDS) and report["all"]["scenarios"] >= 1
     loosest = report["by_margin"][str(min(eval_next_edits.MARGINS))]
@@ -128,7 +255,5 @@ def test_eval_reports_precision_and_recall_per_margin(engine):
 def test_eval_times_next_edits_through_the_real_server():
     """`eval --next-edit --lsp N`: the user's part is replayed into a server subprocess as didChange edits (the
     replay checks it ends at the scenario's text), and each nextEdits request is timed."""
-    from lsp_server import eval_next_edits
-
     report = eval_next_edits.server_latency(None, per_kind=1, seed=0, cases=2)
     assert report["cases"] == 2 and 0 < report["p50_ms"] <= report["p95_ms"]
