@@ -5,14 +5,14 @@ from __future__ import annotations
 import argparse
 import sys
 
-from lsp_server import cli_bench, cli_infill, cli_train
+from lsp_server import cli_bench, cli_infill, cli_next_edits, cli_train
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="instant-edit", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     # Each module registers its own subcommand(s) and sets `func` on its parser.
-    for module in (cli_infill, cli_bench, cli_train):
+    for module in (cli_infill, cli_next_edits, cli_bench, cli_train):
         module.register(sub)
     for optional in ("lsp_server.cli_serve", "lsp_server.cli_convert"):
         try:

@@ -87,3 +87,23 @@ def test_eval_reports_every_metric_for_the_chosen_samplers():
         assert metrics["cases"] == 3
         assert 0 <= metrics["exact_match"] <= 1 and 0 <= metrics["parse_rate"] <= 1
         assert metrics["nfe_per_token"] > 0
+
+
+def test_next_edits_makes_the_edits_and_prints_the_ones_they_call_for(tmp_path):
+    """A rename at one place: the other uses are judged by the real model; margin -100 keeps them all, so the
+    test checks the plumbing, not the model's judgement (README "Next edits" has that)."""
+    path = tmp_path / "m.py"
+    source = "def f(values):\n    total = sum(values)\n    return total / len(values)\n"
+    path.write_text(source)
+    proc = cli("next-edits", str(path), "--edit", "1:7-1:13=items", "--margin", "-100")
+    rows = proc.stdout.splitlines()
+    assert sorted(r.split("  ")[:2] for r in rows) == [["2:17-2:23", "'values' -> 'items'"], ["3:24-3:30", "'values' -> 'items'"]]
+    assert all("(gain " in r for r in rows)  # best first, each with the model's gain
+    assert "2 of 2 candidates suggested" in proc.stderr
+    diff = cli("next-edits", str(path), "--edit", "1:7-1:13=items", "--margin", "-100", "--diff").stdout
+    assert "+def f(items):\n" in diff and "+    return total / len(items)\n" in diff
+    assert path.read_text() == source  # printed, never written
+    nothing = cli("next-edits", str(path), "--edit", "3:5-3:5=# done\\n    ")
+    assert nothing.stdout == "" and "no candidates" in nothing.stderr
+    bad = cli("next-edits", str(path), "--edit", "9:1-9:2=x", check=False)
+    assert bad.returncode == 2 and "line 9 is past the end" in bad.stderr
