@@ -2,7 +2,8 @@
 
 The edits are made in order, each on the text the ones before it left (as a user makes them), and recorded
 into an edit history as the server records didChange; the candidates of the last one are judged by the model
-exactly as `instantEdit/nextEdits` judges them (lsp_server/next_edits.py, the server's default settings).
+as `instantEdit/nextEdits` judges them (lsp_server/next_edits.suggest, the server's default settings, all of the
+candidates rather than the nearest 8).
 Nothing is written: the suggestions are printed, or with `--diff`, the file after your edits and the suggestions
 as a unified diff against the file as it was.
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 import argparse
 import difflib
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from lsp_server import next_edits
@@ -53,8 +55,12 @@ def run(args: argparse.Namespace) -> int:
         print(f"instant-edit: {e}", file=sys.stderr)
         return 2
     language = detect_language(path=str(path))
-    found = next_edits.candidates(text, history.last(), cursor, language) if history.last() else []
-    if not found:
+    if not history.hunks:
+        print("instant-edit: the edits changed nothing", file=sys.stderr)
+        return 0
+    found = next_edits.candidates(text, history.last(), cursor, language)
+    nearby = [] if found else next_edits.nearby(text, history.last(), args.nearby)
+    if not found and not nearby:
         print("instant-edit: the edits call for no change elsewhere (no candidates)", file=sys.stderr)
         return 0
     try:
@@ -62,12 +68,21 @@ def run(args: argparse.Namespace) -> int:
     except CheckpointError as e:
         print(f"instant-edit: {e}", file=sys.stderr)
         return 2
-    context = min(Settings.next_edit_context_tokens, args.context)
+    # The server's rules, every candidate judged and shown (a batch tool has no need to stop at the nearest few).
+    settings = replace(
+        Settings(), next_edit_margin=args.margin, next_edit_candidates=next_edits.MAX_CANDIDATES,
+        next_edit_max=next_edits.MAX_CANDIDATES,
+        next_edit_context_tokens=min(Settings.next_edit_context_tokens, args.context),
+        next_edit_nearby_lines=args.nearby,
+    )
 
     def score(items: list[tuple[str, str, str, str]]) -> list[float]:
-        return scoring.preferences(engine, items, context)
+        return scoring.preferences(engine, items, settings.next_edit_context_tokens)
 
-    kept = next_edits.judge(score, text, found, history.hunks, language, context, args.margin)
+    def write(items: list[tuple[str, str, str]]) -> list[str]:
+        return scoring.rewrites(engine, items, settings.next_edit_context_tokens)
+
+    kept = next_edits.suggest(score, write, text, history.hunks, cursor, language, settings)
     if args.diff:
         after = text
         for s in sorted(kept, key=lambda s: -s.span.start):
@@ -78,7 +93,11 @@ def run(args: argparse.Namespace) -> int:
     else:
         for s in kept:
             print(f"{_point(text, s.span)}  {text[s.span.start : s.span.end]!r} -> {s.new!r}  (gain {s.margin:+.2f})")
-    print(f"instant-edit: {len(kept)} of {len(found)} candidates suggested (margin {args.margin:g})", file=sys.stderr)
+    if found:
+        print(f"instant-edit: {len(kept)} of {len(found)} candidates suggested (margin {args.margin:g})", file=sys.stderr)
+    else:
+        print(f"instant-edit: the edits match no known change; {len(kept)} of the {len(nearby)} lines around them "
+              f"written anew suggested (margin {max(args.margin, settings.next_edit_rewrite_margin):g})", file=sys.stderr)
     return 0
 
 
@@ -100,6 +119,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--margin", type=float, default=Settings.next_edit_margin,
                    help=f"keep a suggestion when the edits move the model towards it by this many nats "
                         f"(default {Settings.next_edit_margin:g}, the server's)")
+    p.add_argument("--nearby", type=int, default=Settings.next_edit_nearby_lines, metavar="N",
+                   help="when the edits match no known change, let the model write the N lines around them anew "
+                        f"(default {Settings.next_edit_nearby_lines}, the server's: off)")
     p.add_argument("--diff", action="store_true", help="print your edits and the suggestions as a unified diff")
     add_model_args(p)
     p.set_defaults(func=run)

@@ -11,12 +11,11 @@ cancels the preparation (it is a background job of the scheduler).
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from lsp_server import next_edits, positions
-from lsp_server.history import History
-from lsp_server.next_edits import Candidate, Suggestion
+from lsp_server.next_edits import Suggestion
 from model import scoring
 
 
@@ -110,30 +109,23 @@ class EditPredictions:
 
     # --- the model's work ----------------------------------------------------------------------------------
     def _job(self, doc: Any, cursor: int):
-        """The engine job judging the candidates of the document's last edit, or None when there are none."""
+        """The engine job suggesting the edits the document's last edit calls for, or None when there is no usable
+        history: nothing is ever built on stale text (an external change, an undo the history missed)."""
         history = self.server.histories.get(doc.uri)
-        s = self.server.settings
-        found = candidates(doc, history, cursor)[: max(1, s.next_edit_candidates)]
-        if not found:
+        if history is None or not history.hunks or not history.matches(doc.text):
             return None
-        hunks = list(history.hunks)
+        s = self.server.settings
+        s = replace(s, next_edit_context_tokens=min(s.next_edit_context_tokens, s.context_tokens))
+        hunks, text, language = list(history.hunks), doc.text, doc.language
 
         def work(engine, stop) -> list[Suggestion]:
-            context = min(s.next_edit_context_tokens, s.context_tokens)
-
             def score(items: list[tuple[str, str, str, str]]) -> list[float]:
-                return scoring.preferences(engine, items, context)
+                return scoring.preferences(engine, items, s.next_edit_context_tokens)
 
-            kept = next_edits.judge(score, doc.text, found, hunks, doc.language, context, s.next_edit_margin, stop)
-            return kept[: s.next_edit_max]
+            def write(items: list[tuple[str, str, str]]) -> list[str]:
+                return scoring.rewrites(engine, items, s.next_edit_context_tokens, stop)
+
+            return next_edits.suggest(score, write, text, hunks, cursor, language, s, stop)
 
         return work
 
-
-def candidates(doc: Any, history: History | None, cursor: int) -> list[Candidate]:
-    """Places the last hunk calls to change; none when the history no longer matches the text (an external
-    change, an undo the history missed): nothing is ever built on stale text."""
-    if history is None or not history.matches(doc.text):
-        return []
-    hunk = history.last()
-    return next_edits.candidates(doc.text, hunk, cursor, doc.language) if hunk is not None else []

@@ -31,6 +31,7 @@ from lsp_server.spans import Span
 from model import edit_changes
 
 KINDS = edit_changes.KINDS
+REWRITE_LINES = 3  # the nearby lines written anew in the `rewrite_nearby` measurement (the server's default: off)
 TYPED = ("call_args", "keyword", "signature", "siblings")  # kinds whose user part is recorded as the minimal edit
 
 
@@ -104,9 +105,15 @@ MARGINS = (-2.0, -1.0, -0.5, 0.0, 0.5, 1.0, 2.0)
 
 
 def run(
-    engine, per_kind: int = 50, seed: int = 0, margin: float = -1.0, context_tokens: int = Settings.next_edit_context_tokens
+    engine,
+    per_kind: int = 50,
+    seed: int = 0,
+    margin: float = -1.0,
+    context_tokens: int = Settings.next_edit_context_tokens,
+    rewrite: bool = True,
 ) -> dict:
-    """Per kind at `margin`, and over all kinds at each of MARGINS (every candidate is scored once)."""
+    """Per kind at `margin`, and over all kinds at each of MARGINS (every candidate is scored once); with
+    `rewrite`, also the nearby lines written anew (`rewrite_nearby`)."""
     from model import scoring
     from model.engine import DEFAULT_CHECKPOINT
     from model.heldout import held_out_files
@@ -114,7 +121,11 @@ def run(
     def score(items: list[tuple[str, str, str, str]]) -> list[float]:
         return scoring.preferences(engine, items, context_tokens)
 
+    def write(items: list[tuple[str, str, str]]) -> list[str]:
+        return scoring.rewrites(engine, items, context_tokens)
+
     judged = []  # (kind, expected, [(start, end, new, gain)], ms)
+    written = []  # the same, for the nearby lines the model writes anew (expected: the edits on those lines)
     # The default run's manifest names the held-out files (the split is by content hash, the same for every run):
     # reading it is much faster than hashing the standard library again.
     for s in scenarios(held_out_files(DEFAULT_CHECKPOINT / "heldout.jsonl"), per_kind, seed):
@@ -123,6 +134,8 @@ def run(
         every = next_edits.judge(score, s.text, found, s.history.hunks, "python", context_tokens, margin=-1e9)
         ms = (time.perf_counter() - start) * 1000
         judged.append((s.kind, s.expected, [(k.span.start, k.span.end, k.new, k.margin) for k in every], ms))
+        if rewrite:
+            written.append(_rewrite_nearby(s, score, write, context_tokens))
     kinds = {k: _count([j for j in judged if j[0] == k], margin) for k in KINDS}
     return {
         "margin": margin,
@@ -134,7 +147,27 @@ def run(
         # Every candidate suggested, the model's judgement left out: what the candidates alone are worth.
         "candidates_only": _count(judged, -math.inf),
         "targets": {"precision": 0.8, "recall": 0.6, "p50_ms": 150},
+        # The server's fallback when an edit matches no known change: the lines around it written anew. Measured
+        # on the same scenarios as if no reading applied; its expected edits are those on the nearby lines.
+        **({"rewrite_nearby": {
+            "lines": REWRITE_LINES,
+            "margin": Settings.next_edit_rewrite_margin,
+            "all": _count(written, Settings.next_edit_rewrite_margin),
+            "by_margin": {str(m): _count(written, m) for m in (-1.0, 0.0, 1.0, 2.0, 4.0)},
+            "written_ms_p50": round(statistics.median(w[3] for w in written), 1) if written else None,
+        }} if rewrite else {}),
     }
+
+
+def _rewrite_nearby(s: Scenario, score, write, context_tokens: int) -> tuple:
+    """(kind, expected edits on the nearby lines, [(start, end, new, gain)] of the lines written anew, ms)."""
+    lines = next_edits.nearby(s.text, s.history.last(), REWRITE_LINES)
+    near = frozenset(e for e in s.expected if any(sp.start <= e[0] and e[1] <= sp.end for sp in lines))
+    start = time.perf_counter()
+    made = next_edits.rewritten(write, s.text, lines, s.history.hunks, "python", context_tokens)
+    every = next_edits.judge(score, s.text, made, s.history.hunks, "python", context_tokens, margin=-1e9)
+    ms = (time.perf_counter() - start) * 1000
+    return (s.kind, near, [(k.span.start, k.span.end, k.new, k.margin) for k in every], ms)
 
 
 def server_latency(model_path: str | None, per_kind: int, seed: int, cases: int) -> dict:

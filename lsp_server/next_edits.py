@@ -13,10 +13,14 @@ changes the model was trained on (model/edit_changes.py), tried in this order:
 - a pattern: the single-line statements beside the edited one with the same shape (tree-sitter, model/shapes.py)
   get the same edit at the same token positions (`a = row[0]` -> `a = row[0].strip()`, then `b = row[1]`);
 - otherwise any other replacement, as above.
+When no reading applies, the lines around the edit are the candidates (`nearby`): the model writes each of them
+anew with the recent edits above it (`rewritten`), and a line it writes differently is judged like the others, at
+a stricter margin, since the new text is the model's own and not a change the user already made.
 The model then judges each one in place: the candidate's text is masked and the model, with the file as context,
 scores the old and the new text twice, with the recent edits shown above the hole and without them; a suggestion
-is kept only when the edits raise its preference for the new text by at least `margin` nats (see `judge`). Each suggestion is returned as a minimal edit (the text both sides share is left out, whole words
-kept whole).
+is kept only when the edits raise its preference for the new text by at least `margin` nats (see `judge`) and it
+adds no parse error to the file. Each suggestion is returned as a minimal edit (the text both sides share is left
+out, whole words kept whole).
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from os.path import commonprefix
 
-from lsp_server import context
+from lsp_server import context, spans
 from lsp_server.history import Hunk
 from lsp_server.languages import line_comment
 from lsp_server.spans import Span
@@ -37,6 +41,7 @@ from model.edit_changes import site_without, with_argument
 from model.edit_history import note_above, render_edits
 
 MAX_CANDIDATES = 20
+_PREFIX = re.compile(r"[A-Za-z_][\w.]*(?: |\.)")
 _IDENT = re.compile(r"[A-Za-z_]\w*")
 
 
@@ -159,7 +164,8 @@ def _as_prefix(text: str, hunk: Hunk) -> Reading | None:
     """Text put before a name (`await `, `self.`): the name's other uses get it too."""
     word = re.compile(r"[A-Za-z_]\w*").match(text, hunk.end)
     starts_word = hunk.start == 0 or not (text[hunk.start - 1].isalnum() or text[hunk.start - 1] == "_")
-    if hunk.old or not hunk.new.strip() or word is None or not starts_word or _IDENT.fullmatch(hunk.new):
+    # One word or qualifier ending in a blank or a dot (`await `, `self.`, `np.`), not a line or a comment.
+    if hunk.old or not _PREFIX.fullmatch(hunk.new) or word is None or not starts_word:
         return None
     name, prefix = word.group(), hunk.new
 
@@ -302,7 +308,82 @@ def judge(
         for cand, gain in zip(found, gains)
         if gain >= margin
     ]
-    return sorted(kept, key=lambda s: -s.margin)
+    return sorted((s for s in kept if keeps_syntax(text, s, language)), key=lambda s: -s.margin)
+
+
+def keeps_syntax(text: str, suggestion: Suggestion, language: str | None) -> bool:
+    """Whether the suggestion adds no parse error to the file (errors it already had elsewhere do not count;
+    without a grammar, True): a suggestion that breaks the code is never offered."""
+    a, b = suggestion.span.start, suggestion.span.end
+    after = text[:a] + suggestion.new + text[b:]
+    return not spans.added_errors(text, after, a, b, a + len(suggestion.new), language)
+
+
+def suggest(
+    score: Callable[[list[tuple[str, str, str, str]]], list[float]],
+    write: Callable[[list[tuple[str, str, str]]], list[str]],
+    text: str,
+    hunks: list[Hunk],
+    cursor: int,
+    language: str | None,
+    settings,
+    should_stop: Callable[[], bool] | None = None,
+) -> list[Suggestion]:
+    """The suggestions for the newest hunk, best first: its candidates judged at `next_edit_margin`, or when no
+    reading applies, the nearby lines the model writes differently, judged at `next_edit_rewrite_margin`.
+    `settings` is the server's Settings (next_edit_* fields)."""
+    s = settings
+    found = candidates(text, hunks[-1], cursor, language)[: max(1, s.next_edit_candidates)]
+    margin = s.next_edit_margin
+    if not found and s.next_edit_nearby_lines > 0:
+        lines = nearby(text, hunks[-1], s.next_edit_nearby_lines)
+        found = rewritten(write, text, lines, hunks, language, s.next_edit_context_tokens)
+        margin = max(margin, s.next_edit_rewrite_margin)
+    if not found:
+        return []
+    kept = judge(score, text, found, hunks, language, s.next_edit_context_tokens, margin, should_stop)
+    return kept[: s.next_edit_max]
+
+
+def nearby(text: str, hunk: Hunk, reach: int) -> list[Span]:
+    """The non-blank lines within `reach` lines of the hunk's, not its own, as spans of their code (indentation
+    and trailing blanks left out), nearest first."""
+    here = text.count("\n", 0, hunk.start)
+    last = text.count("\n", 0, hunk.end)
+    starts = [0] + [i + 1 for i, ch in enumerate(text) if ch == "\n"]
+    out = []
+    for line in sorted(range(max(0, here - reach), min(len(starts), last + reach + 1)), key=lambda n: abs(n - here)):
+        if here <= line <= last:
+            continue
+        a = starts[line]
+        b = starts[line + 1] - 1 if line + 1 < len(starts) else len(text)
+        code = text[a:b]
+        if code.strip():
+            lead = len(code) - len(code.lstrip())
+            out.append(Span(a + lead, a + len(code.rstrip())))
+    return out
+
+
+def rewritten(
+    write: Callable[[list[tuple[str, str, str]]], list[str]],
+    text: str,
+    places: list[Span],
+    hunks: list[Hunk],
+    language: str | None,
+    context_tokens: int,
+) -> list[Candidate]:
+    """The lines the model writes differently from what stands there, with the recent edits above each one.
+    `write([(prefix, suffix, old), ...])` returns the model's text for each hole (one batch)."""
+    pairs = shown_edits(text, hunks, language)
+    items = []
+    for span in places:
+        ctx = context.build(text, span, context_tokens, language, None, None)
+        items.append((with_history(ctx.prefix, pairs, language), ctx.suffix, text[span.start : span.end]))
+    found = []
+    for span, (_, _, old), new in zip(places, items, write(items) if items else []):
+        if new.strip() and new.strip() != old.strip():
+            found.append(Candidate(span, old, new.strip()))
+    return found
 
 
 def with_history(prefix: str, pairs: list[tuple[str, str]], language: str | None) -> str:

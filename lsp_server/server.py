@@ -111,6 +111,7 @@ class InstantEditServer(LanguageServer):
             self.log_line(f"instant-edit settings: {p}", types.MessageType.Warning)
         self.settings = settings_mod.merge({**self.cli_layer, **self.client_layer}, self.toml_layer)
         self.log_line(f"instant-edit settings: {self.settings.as_dict()}")
+        self.edit_predictions.ready.clear()  # judged under the old settings (margin, candidates)
         key = self.settings.model_key()
         if self.scheduler is not None and key != self._loaded_key:
             self._loaded_key = key

@@ -49,6 +49,11 @@ class Settings:
     # Candidates judged per request, nearest the cursor first: at most `next_edit_max` come back, and accepting one
     # asks again for the rest, so judging every place of a long file at once would only add latency.
     next_edit_candidates: int = 8
+    # When the edit matches no known change: the lines within this many of it are written anew by the model and a
+    # different line is suggested only at this stricter margin. Off (0) by default: on `eval --next-edit` the
+    # embedded model's rewritten lines were all wrong, even at 4 nats (README "Next edits").
+    next_edit_nearby_lines: int = 0
+    next_edit_rewrite_margin: float = 2.0
     # After an edit, wait this long without another change before preparing next edits in the background (they
     # then answer inline completions on their lines); negative: only when asked (instantEdit/nextEdits).
     next_edit_pause_ms: float = 300.0

@@ -104,7 +104,22 @@ def find_change(text: str, kind: str, language: str | None, rng: random.Random) 
     The structural kinds (calls, `await`, wrapping, signatures) are read as Python."""
     if kind in ("call_args", "keyword", "wrap", "signature", "siblings") and language not in (None, "python"):
         return None
-    return _FINDERS[kind](text, language, rng)
+    change = _FINDERS[kind](text, language, rng)
+    if change is None or not _keeps_parsing(text, change, language or "python"):
+        return None
+    return change
+
+
+def _keeps_parsing(text: str, change: Change, language: str) -> bool:
+    """A change to teach or to expect must not break a file that parsed (`from m import A or None`): the server
+    never offers such an edit (lsp_server/next_edits.keeps_syntax)."""
+    parser = parser_for(language)
+    if parser is None or parser.parse(text.encode()).root_node.has_error:
+        return True
+    after = text
+    for p in sorted(change.places, key=lambda p: -p.start):
+        after = after[: p.start] + p.new + after[p.end :]
+    return not parser.parse(after.encode()).root_node.has_error
 
 
 # --- names and literals ---------------------------------------------------------------------------------------

@@ -54,3 +54,18 @@ def preferences(
 def preference(engine: Engine, prefix: str, suffix: str, old: str, new: str, context_tokens: int | None = None) -> float:
     """log p(new) - log p(old), in nats, for the hole between `prefix` and `suffix`."""
     return preferences(engine, [(prefix, suffix, old, new)], context_tokens)[0]
+
+
+def rewrites(
+    engine: Engine,
+    items: list[tuple[str, str, str]],
+    context_tokens: int | None = None,
+    should_stop=None,
+) -> list[str]:
+    """The model's own text for each single-line hole (prefix, suffix, the text there now), denoised in one batch
+    with the default sampler: next edits' lines written anew (lsp_server/next_edits.rewritten)."""
+    if not items:
+        return []
+    requests = [InfillRequest(prefix, suffix, old, single_line=True) for prefix, suffix, old in items]
+    results = engine.infill_batch(requests, should_stop=should_stop, context_tokens=context_tokens)
+    return [r.text for r in results]

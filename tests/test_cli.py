@@ -103,7 +103,11 @@ def test_next_edits_makes_the_edits_and_prints_the_ones_they_call_for(tmp_path):
     diff = cli("next-edits", str(path), "--edit", "1:7-1:13=items", "--margin", "-100", "--diff").stdout
     assert "+def f(items):\n" in diff and "+    return total / len(items)\n" in diff
     assert path.read_text() == source  # printed, never written
-    nothing = cli("next-edits", str(path), "--edit", "3:5-3:5=# done\\n    ")
+    one_line = tmp_path / "one.py"
+    one_line.write_text("x = 1\n")
+    nothing = cli("next-edits", str(one_line), "--edit", "1:5-1:6=2")  # nothing else in the file to change
     assert nothing.stdout == "" and "no candidates" in nothing.stderr
+    rewrite = cli("next-edits", str(path), "--edit", "2:5-2:5=# sum first\\n    ", "--nearby", "3", "--diff")
+    assert "+    # sum first\n" in rewrite.stdout and "lines around them written anew" in rewrite.stderr
     bad = cli("next-edits", str(path), "--edit", "9:1-9:2=x", check=False)
     assert bad.returncode == 2 and "line 9 is past the end" in bad.stderr

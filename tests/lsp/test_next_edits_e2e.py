@@ -73,6 +73,27 @@ async def test_a_whole_document_change_clears_the_history(session):
     assert await _next(session, uri, 0, 9) == {"version": version, "edits": []}
 
 
+async def test_an_edit_no_reading_explains_lets_the_model_rewrite_the_nearby_lines_when_asked_to(session):
+    """Off by default (nothing comes back); with nextEditNearbyLines the lines around the edit are written anew by
+    the model and a line it writes differently comes back as an edit on that line (any margin: -100 here)."""
+    await session.start(options={"nextEditMargin": -100.0})
+    uri = session.open("a.py", CODE)
+    await session.wait_status("ready")
+    version = _type(session, uri, 6, 4, "#", 2)  # `#` before `print(total(rows))`: no known change
+    assert await _next(session, uri, 6, 5) == {"version": version - 1, "edits": []}
+    session.client.workspace_did_change_configuration(types.DidChangeConfigurationParams(
+        settings={"instantEdit": {"nextEditMargin": -100.0, "nextEditNearbyLines": 2, "nextEditRewriteMargin": -100.0}}
+    ))
+    await asyncio.sleep(0.2)
+    result = await _next(session, uri, 6, 5)  # the same version: what was judged under the old settings is gone
+    lines = CODE.splitlines()
+    assert result["edits"]  # the model writes the nearby lines its own way (the shipped one: wrongly)
+    for e in result["edits"]:
+        assert e.range.start.line == e.range.end.line and e.range.start.line in (4, 5, 7)  # within 2, not line 6
+        line = lines[e.range.start.line]
+        assert line[: e.range.start.character] + e.newText + line[e.range.end.character :] != line
+
+
 async def test_bad_next_edit_requests_are_clear_errors(session):
     from pygls.exceptions import JsonRpcInvalidParams
 

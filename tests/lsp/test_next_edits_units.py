@@ -227,6 +227,23 @@ def test_eval_scenarios_record_the_users_part_and_expect_the_rest():
     assert s.expected <= found
 
 
+def test_a_suggestion_that_would_break_the_code_is_never_offered(engine):
+    from model import scoring
+
+    text = "x.y = 1\nprint(x.y)\nz = x.y\n"
+    h = History()
+    at = text.index("x.y)")
+    text = _edit(h, text, at, at + 3, "list(x.y)")
+    found = next_edits.candidates(text, h.last(), cursor=at)
+    assert len(found) == 2  # the assignment's target and the use in `z = x.y`
+
+    def score(items):
+        return scoring.preferences(engine, items, 128)
+
+    kept = next_edits.judge(score, text, found, h.hunks, "python", 128, margin=-100.0)
+    assert [text[k.span.start - 4 : k.span.end + 1] for k in kept] == ["z = x.y\n"]  # `list(x.y) = 1` is no Python
+
+
 @pytest.mark.parametrize("kind", eval_next_edits.KINDS)
 def test_every_kind_of_scenario_is_read_back_by_the_servers_candidates(kind):
     """The user's part replayed into a history is read back as the change it was: its expected places are among
