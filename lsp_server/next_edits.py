@@ -163,7 +163,7 @@ def _as_call_args(text: str, hunk: Hunk) -> Reading | None:
 def _as_prefix(text: str, hunk: Hunk) -> Reading | None:
     """Text put before a name (`await `, `self.`): the name's other uses get it too; only its calls when the user
     put it before a call (`await fetch(...)` says nothing of `map(fetch, urls)`)."""
-    word = re.compile(r"[A-Za-z_]\w*").match(text, hunk.end)
+    word = _IDENT.match(text, hunk.end)
     starts_word = hunk.start == 0 or not (text[hunk.start - 1].isalnum() or text[hunk.start - 1] == "_")
     # One word or qualifier ending in a blank or a dot (`await `, `self.`, `np.`), not a line or a comment.
     if hunk.old or not _PREFIX.fullmatch(hunk.new) or word is None or not starts_word:
