@@ -24,9 +24,9 @@ StopFlag = Callable[[], bool]
 GUARD_ROUNDS = 3
 # Defaults of the gates (settings regenerateFloor, completionFloor, repairMargin), chosen from `instant-edit eval
 # --gates` on held-out files with the embedded model (README, "Guard and floors"; CHANGELOG).
-REGENERATE_FLOOR = 0.8
+REGENERATE_FLOOR = 0.6
 COMPLETION_FLOOR = 0.5
-REPAIR_MARGIN = 8.0
+REPAIR_MARGIN = 10.0
 GUARD_MARGIN = 0.0  # inside a region that does not parse, reopen every token that is not the model's first choice
 APPLY_ANYWAY = "Apply anyway (does not parse)"
 # A typing-triggered hole is answered empty after one model call when ending there is at least this likely:
@@ -159,9 +159,9 @@ def guard(engine, target: Target, opts: Options, new: str, hooks: Hooks) -> tupl
 
 
 def translation_breaks(target: Target, new: str, language: str) -> bool:
-    """A translation of a selection that parses on its own must parse on its own in the new language too."""
-    if spans.parses_cleanly(target.old, target.language) is not True:
-        return False
+    """A translation must parse on its own in the new language, whether or not the selection parsed in its own: a
+    broken selection is no licence for broken output (the model once turned a `def` with a typo into a lone
+    triple quote). The file's grammar cannot judge the new text, so this is the translation's whole guard."""
     return spans.parses_cleanly(new, language) is False
 
 

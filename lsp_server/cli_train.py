@@ -11,6 +11,8 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from lsp_server.settings import Settings
+
 
 def run_train(args: argparse.Namespace) -> int:
     from model.card import write_card
@@ -154,7 +156,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="measure the gates instead (lsp_server/eval_gates.py): --cases requests per kind")
     e.add_argument("--next-edit", action="store_true",
                    help="next-edit suggestions instead (lsp_server/eval_next_edits.py): --cases scenarios per kind")
-    e.add_argument("--margin", type=float, default=-1.0, help="--next-edit: the server's nextEditMargin")
+    e.add_argument("--margin", type=float, default=Settings.next_edit_margin,
+                   help="--next-edit: the server's nextEditMargin")
     e.add_argument("--lsp", type=int, default=0, metavar="N",
                    help="--next-edit: also time N scenarios' nextEdits requests through the real server")
     e.add_argument("--likelihood", action="store_true",

@@ -101,7 +101,7 @@ def scenarios(files, per_kind: int, seed: int) -> list[Scenario]:
     return out
 
 
-MARGINS = (-2.0, -1.0, -0.5, 0.0, 0.5, 1.0, 2.0)
+MARGINS = (-8.0, -4.0, -3.0, -2.0, -1.0, -0.5, 0.0, 0.5, 1.0, 2.0)
 
 
 def run(

@@ -63,8 +63,8 @@ def add_repair_margin_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--repair-margin",
         type=float,
-        default=8.0,
+        default=10.0,
         metavar="NATS",
-        help="with --repair: reopen a token only this far below the best alternative (default 8, as the server's "
+        help="with --repair: reopen a token only this far below the best alternative (default 10, as the server's "
         "repairMargin)",
     )

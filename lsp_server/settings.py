@@ -38,9 +38,10 @@ class Settings:
     # threads made a completion 26x slower than one, README "Latency").
     threads: int = 0
     # Next-edit suggestions: kept when the recent edits move the model's preference for the new text over the old
-    # by at least this many nats (lsp_server/next_edits.judge); at most this many. -1 was chosen on the second
-    # `eval --next-edit` suite (--seed 1), where it kept precision above 90% with the most recall (README).
-    next_edit_margin: float = -1.0
+    # by at least this many nats (lsp_server/next_edits.judge); at most this many. -8 was chosen on the second
+    # `eval --next-edit` suite (--seed 1), where it kept precision above 90% with the most recall (README); with
+    # the default model of session 20 precision stayed at 95% from -8 to -2 while recall fell from 90% to 72%.
+    next_edit_margin: float = -8.0
     next_edit_max: int = 5
     # Context each next-edit candidate is judged with: every candidate is scored twice (with the recent edits and
     # without), so this sets their latency. On the --seed 1 suite, 512 and 256 judged alike; 128 lost 2 points of
@@ -59,9 +60,9 @@ class Settings:
     next_edit_pause_ms: float = 300.0
     # The gates (lsp_server.actions.Gates): confidence floors for Regenerate and typing-triggered completions
     # (0: off) and Repair's margin in nats.
-    regenerate_floor: float = 0.8
+    regenerate_floor: float = 0.6
     completion_floor: float = 0.5
-    repair_margin: float = 8.0
+    repair_margin: float = 10.0
 
     def model_key(self) -> tuple[str | None, str, int, int, str]:
         """What identifies a loaded engine: a change here means reloading the model."""

@@ -38,7 +38,7 @@ def table_lines(comparison: dict) -> list[str]:
     lines = [
         f"Each recipe trained {comparison['tokens_per_recipe']:,} tokens from random weights with the same "
         f"tokenizer, one CPU thread each; evaluated with `{comparison['eval_command']}` (same held-out holes for "
-        "all; a `shipped.eval.json` beside them adds the shipped model for reference). Hole CE and token accuracy score the true span in one pass with the whole budget masked; the "
+        "all; a `shipped.eval.json` beside them adds the model shipped at the time for reference). Hole CE and token accuracy score the true span in one pass with the whole budget masked; the "
         "rest is the fast sampler's output.",
         "",
         "| recipe | kind | hole CE | token accuracy | exact match | edit similarity | still parses | NFE/token |",

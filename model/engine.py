@@ -15,7 +15,7 @@ from pathlib import Path
 import torch
 
 from model.network import Denoiser
-from model.requests import Draft, InfillRequest, InfillResult
+from model.requests import Draft, InfillRequest, InfillResult, guess_budget
 from model.sampler import DenoiseResult, Row, Sampler, SamplerConfig, StepReport
 from model.tokenizer import CodeTokenizer
 
@@ -126,13 +126,8 @@ class Engine:
         return self.tok.encode("".join(lines[:kept])) if kept else []
 
     def default_budget(self, request: InfillRequest) -> int:
-        """Room for the span: the old text's length with slack, or a line's or a block's worth when empty."""
-        if request.budget:
-            return request.budget
-        if request.span:
-            n = len(self.tok.encode(request.span))
-            return min(256, max(8, int(n * 1.25) + 8))
-        return 32 if request.single_line else 64
+        """The span budget for `request` (`model.requests.guess_budget`)."""
+        return guess_budget(request, lambda text: len(self.tok.encode(text)))
 
     def make_row(self, request: InfillRequest, budget: int, context_tokens: int | None = None) -> Row:
         """Token row for a request: the prefix gets most of the room, and whatever either side leaves unused."""

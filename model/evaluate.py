@@ -22,10 +22,14 @@ SAMPLERS = {
     "fast": FAST,
     # The length decided left to right (see SamplerConfig.pad_at_frontier); not in the default report.
     "greedy_frontier": replace(GREEDY, pad_at_frontier=True),
+    "fast_frontier": replace(FAST, pad_at_frontier=True),
+    "fast_uncached": replace(FAST, use_cache=False),
+    "fast_refresh2": replace(FAST, cache_refresh=2),
     "fast_frontier_window4": replace(FAST, pad_at_frontier=True, pad_run_above=0.0, window=4),
 }
 DEFAULT_SAMPLERS = ("greedy_one_per_step", "fast")
 MAX_TRUTH_TOKENS = {"line": 24, "lines": 128, "random": 64}
+LIKELIHOOD_BUDGET = 32  # span positions of a one-line hole when scoring the true span (twice that for others)
 
 
 @dataclass(frozen=True)
@@ -80,7 +84,9 @@ def hole_likelihood(engine: Engine, case: HeldOutCase) -> tuple[float, int, int]
     any sampler decision: a measure that moves long before exact match does, and is the same for every sampler.
     """
     truth = engine.tok.encode(case.truth)
-    budget = max(engine.default_budget(case.request), len(truth) + 1)
+    # A fixed budget, not the engine's guess: every hole CE in the model cards was scored with 32
+    # positions for a line and 64 otherwise, and the guess changed in session 20.
+    budget = max(LIKELIHOOD_BUDGET if case.request.single_line else 2 * LIKELIHOOD_BUDGET, len(truth) + 1)
     row = engine.make_row(case.request, budget)
     ids = torch.tensor([row.prefix + row.span + row.suffix], device=engine.device)
     shift = 1 if engine.net.cfg.logit_shift else 0

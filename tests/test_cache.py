@@ -51,8 +51,11 @@ def test_refresh_runs_a_full_pass_every_k_steps(engine):
     assert after_each == [0, 1, 2, 0, 1, 2]
 
 
-# Measured on the shipped model over these 30 held-out lines: see CHANGELOG / the engine issue's note.
-AGREEMENT_BOUND = 0.8
+# Over these 30 held-out lines the model shipped before session 20 agreed on at least 24; the default since then
+# (pre-trained left to right, logits shifted) on 21. Its disagreements cost no quality on single lines: 100 held-out
+# lines cached / uncached, exact 9% / 8%, parses 70% / 72% (`instant-edit eval --kinds line --samplers fast
+# fast_uncached`). A cache that broke the context would agree on next to none.
+AGREEMENT_BOUND = 0.65
 
 
 def test_cached_greedy_output_agrees_with_uncached_on_held_out_lines(engine):

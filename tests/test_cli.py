@@ -111,3 +111,18 @@ def test_next_edits_makes_the_edits_and_prints_the_ones_they_call_for(tmp_path):
     assert "+    # sum first\n" in rewrite.stdout and "lines around them written anew" in rewrite.stderr
     bad = cli("next-edits", str(path), "--edit", "9:1-9:2=x", check=False)
     assert bad.returncode == 2 and "line 9 is past the end" in bad.stderr
+
+
+def test_the_readme_demos_print_what_the_readme_says():
+    """The README's first command and the examples beside it, run as printed there, on the embedded model: if a
+    new default model stops making these edits, the README must change with it."""
+    root = __import__("pathlib").Path(__file__).resolve().parent.parent
+    unfinished = root / "examples" / "unfinished.py"
+    readme = (root / "README.md").read_text()
+    assert "instant-edit infill examples/unfinished.py --at 20:21 --diff" in readme
+    first = cli("infill", str(unfinished), "--at", "20:21", "--diff").stdout
+    assert "-        return self.\n" in first and "+        return self.count\n" in first
+    second = cli("infill", str(unfinished), "--at", "7:15", "--diff").stdout
+    assert "+    with open(path) as fh:\n" in second
+    follow = cli("next-edits", str(root / "examples" / "sample.py"), "--edit", "6:5-6:11=config", "--diff").stdout
+    assert "+            config[key.strip()] = value.strip()\n" in follow and "+    return config\n" in follow

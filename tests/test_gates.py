@@ -172,3 +172,10 @@ def test_cli_repair_leaves_a_correct_line_alone(tmp_path):
     assert kept.stdout == CLEAN and "0 steps" in kept.stderr  # nothing clears 8 nats: nothing reopened
     loose = subprocess.run([*args, "--repair-margin", "-100"], capture_output=True, text=True, timeout=300, check=True)
     assert "0 steps" not in loose.stderr  # every token clears -100 nats: all reopened and denoised again
+
+
+def test_a_translation_must_parse_even_when_the_selection_did_not():
+    text = "def add(a, b):\n    retrun a + b\n"
+    target = actions.Target(text, Span(0, len(text) - 1), "python")  # the typo: the selection does not parse
+    assert actions.translation_breaks(target, '"""', "javascript")  # what the model once offered, applied
+    assert not actions.translation_breaks(target, "function add(a, b) {\n  return a + b;\n}", "javascript")

@@ -11,8 +11,9 @@ from model import InfillRequest, SamplerConfig
 from model.network import Denoiser
 from model.sampler import DenoiseCancelled, Row, Sampler
 
+# 32 positions, so that step counts below do not depend on the engine's budget guess.
 REQUEST = InfillRequest(
-    prefix="def add(a, b):\n    ", suffix="\n\n\nprint(add(1, 2))\n", single_line=True
+    prefix="def add(a, b):\n    ", suffix="\n\n\nprint(add(1, 2))\n", single_line=True, budget=32
 )
 
 

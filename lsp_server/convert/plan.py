@@ -9,7 +9,7 @@ from dataclasses import dataclass, replace
 from lsp_server import spans
 from lsp_server.convert.units import Unit
 from lsp_server.languages import line_comment
-from model.engine import InfillRequest
+from model.requests import InfillRequest, guess_budget
 
 MODES = ("instruction", "to", "repair", "fill")
 
@@ -23,7 +23,7 @@ class Mode:
     language: str = ""  # --to's target grammar
     # --repair: reopen a token only when it lies this many nats below the model's best alternative, as the
     # server's Repair does (lsp_server.actions.Gates.repair_margin)
-    repair_margin: float = 8.0
+    repair_margin: float = 10.0
 
     def __post_init__(self):
         if self.kind not in MODES:
@@ -145,8 +145,4 @@ def token_counter(model_path: str | None) -> Callable[[str], int]:
 
 def span_budget(request: InfillRequest, count: Callable[[str], int]) -> int:
     """The span budget the engine will use (`Engine.default_budget`'s rule), for packing only."""
-    if request.budget:
-        return request.budget
-    if request.span:
-        return min(256, max(8, int(count(request.span) * 1.25) + 8))
-    return 32 if request.single_line else 64
+    return guess_budget(request, count)

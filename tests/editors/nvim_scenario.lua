@@ -221,7 +221,7 @@ local function main()
   out.status = require("instant_edit").status()
   -- Regenerate under a floor no answer reaches: refused with the buffer untouched, then applied on request and
   -- undone. A range where the model proposes nothing at all is no refusal: try the next one.
-  for _, range in ipairs({ "1,2", "9,10", "5,7" }) do
+  for _, range in ipairs({ "1,2", "9,10", "5,7", "2,2", "5,5", "10,10" }) do
     command("regenerate", range .. "InstantEdit")
     out.steps.regenerate.range = range
     out.steps.regenerate.withheld = require("instant_edit.commands").withheld ~= nil

@@ -20,7 +20,7 @@ M.defaults = {
     completionFloor = nil, -- typing-triggered ghost text likewise; explicit requests always answer
     repairMargin = nil, -- Repair reopens a token only this many nats below the model's best alternative
     -- Next edits (:help instant_edit-next); nil keeps the server's defaults.
-    nextEditMargin = nil, -- a suggestion is kept when the recent edits move the new text by this many nats (server: -1)
+    nextEditMargin = nil, -- a suggestion is kept when the recent edits move the new text by this many nats (server: -8)
     nextEditPauseMs = nil, -- the server prepares suggestions in the background after this pause
   },
   inline = {

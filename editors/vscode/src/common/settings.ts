@@ -38,7 +38,7 @@ export const DEFAULTS: ExtensionSettings = {
   inlineCompletion: true,
   showDraft: true,
   nextEditPauseMs: 300,
-  nextEditMargin: -1.0,
+  nextEditMargin: -8.0,
 };
 
 /** A getter such as `vscode.workspace.getConfiguration("instantEdit").get`. */

@@ -13,7 +13,7 @@ test("initializationOptions carries the server's camelCase keys only", () => {
   const s = readSettings(getterOf({ model: "/ckpt", device: "cpu", maxSteps: 12, threshold: 0.5, inlineCompletion: false }));
   assert.deepEqual(initializationOptions(s), {
     model: "/ckpt", device: "cpu", threshold: 0.5, maxSteps: 12, contextTokens: 512, inlineCompletion: false,
-    nextEditMargin: -1,
+    nextEditMargin: -8,
   });
 });
 
