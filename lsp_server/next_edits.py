@@ -43,6 +43,7 @@ from model.edit_history import note_above, render_edits
 MAX_CANDIDATES = 20
 _PREFIX = re.compile(r"[A-Za-z_][\w.]*(?: |\.)")
 _IDENT = re.compile(r"[A-Za-z_]\w*")
+_CALL_OPENS = re.compile(r"[ \t]*\(")  # matched right after a name: the name is called there
 
 
 @dataclass(frozen=True)
@@ -169,7 +170,7 @@ def _as_prefix(text: str, hunk: Hunk) -> Reading | None:
     if hunk.old or not _PREFIX.fullmatch(hunk.new) or word is None or not starts_word:
         return None
     name, prefix = word.group(), hunk.new
-    called = text[word.end() :].lstrip(" \t").startswith("(")
+    called = _CALL_OPENS.match(text, word.end()) is not None
 
     def find() -> list[Candidate]:
         found = []
@@ -177,7 +178,7 @@ def _as_prefix(text: str, hunk: Hunk) -> Reading | None:
             before = text[max(0, m.start() - 40) : m.start()]
             if before.endswith((prefix, ".")) or re.search(r"\b(def|class)\s+$", before):
                 continue
-            if called and not text[m.end() :].lstrip(" \t").startswith("("):
+            if called and not _CALL_OPENS.match(text, m.end()):
                 continue
             found.append(Candidate(Span(m.start(), m.end()), name, prefix + name))
         return found

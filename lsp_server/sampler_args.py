@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from lsp_server.settings import Settings
 from model.engine import DTYPES, INT8
 from model.sampler import ORDERS, SCHEDULES, SamplerConfig
 
@@ -63,8 +64,8 @@ def add_repair_margin_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--repair-margin",
         type=float,
-        default=10.0,
+        default=Settings.repair_margin,
         metavar="NATS",
-        help="with --repair: reopen a token only this far below the best alternative (default 10, as the server's "
-        "repairMargin)",
+        help="with --repair: reopen a token only this far below the best alternative (default "
+        f"{Settings.repair_margin:g}, as the server's repairMargin)",
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -116,7 +117,7 @@ def test_next_edits_makes_the_edits_and_prints_the_ones_they_call_for(tmp_path):
 def test_the_readme_demos_print_what_the_readme_says():
     """The README's first command and the examples beside it, run as printed there, on the embedded model: if a
     new default model stops making these edits, the README must change with it."""
-    root = __import__("pathlib").Path(__file__).resolve().parent.parent
+    root = Path(__file__).resolve().parent.parent
     unfinished = root / "examples" / "unfinished.py"
     readme = (root / "README.md").read_text()
     assert "instant-edit infill examples/unfinished.py --at 20:21 --diff" in readme

@@ -169,7 +169,7 @@ def test_cli_repair_leaves_a_correct_line_alone(tmp_path):
     line = CLEAN.splitlines().index("    return a - b") + 1
     args = [sys.executable, "-m", "lsp_server.cli", "infill", str(source), "--range", f"{line}:5-{line}:17", "--repair"]
     kept = subprocess.run(args, capture_output=True, text=True, timeout=300, check=True)
-    assert kept.stdout == CLEAN and "0 steps" in kept.stderr  # nothing clears 8 nats: nothing reopened
+    assert kept.stdout == CLEAN and "0 steps" in kept.stderr  # nothing clears the default margin: nothing reopened
     loose = subprocess.run([*args, "--repair-margin", "-100"], capture_output=True, text=True, timeout=300, check=True)
     assert "0 steps" not in loose.stderr  # every token clears -100 nats: all reopened and denoised again
 

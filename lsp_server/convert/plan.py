@@ -9,6 +9,7 @@ from dataclasses import dataclass, replace
 from lsp_server import spans
 from lsp_server.convert.units import Unit
 from lsp_server.languages import line_comment
+from lsp_server.settings import Settings
 from model.requests import InfillRequest, guess_budget
 
 MODES = ("instruction", "to", "repair", "fill")
@@ -23,7 +24,7 @@ class Mode:
     language: str = ""  # --to's target grammar
     # --repair: reopen a token only when it lies this many nats below the model's best alternative, as the
     # server's Repair does (lsp_server.actions.Gates.repair_margin)
-    repair_margin: float = 10.0
+    repair_margin: float = Settings.repair_margin
 
     def __post_init__(self):
         if self.kind not in MODES:
