@@ -32,6 +32,10 @@ APPLY_ANYWAY = "Apply anyway (does not parse)"
 # A typing-triggered hole is answered empty after one model call when ending there is at least this likely:
 # more likely than everything else together.
 TYPING_EMPTY_ABOVE = 0.5
+# A typing-triggered answer closes its tail of pads at a lower bound than the actions' `pad_run_above` (0.5): on
+# 200 held-out line ends the model calls per request fell from 4.4 to 3.2 with the same exact answers (7 of 200;
+# CHANGELOG), and a miss is what the user waits for while typing.
+TYPING_PAD_RUN_ABOVE = 0.3
 
 
 @dataclass(frozen=True)
@@ -349,7 +353,12 @@ def typing(opts: Options) -> Options:
     """Options for a typing-triggered completion, where an early "no" is the common answer: the denoising stops
     as soon as the answer falls under the completion floor (it would be withheld anyway), and after the first
     model call when the model reads the hole as empty (`TYPING_EMPTY_ABOVE`)."""
-    sampler = replace(opts.sampler, give_up_below=opts.gates.completion_floor, empty_above=TYPING_EMPTY_ABOVE)
+    sampler = replace(
+        opts.sampler,
+        give_up_below=opts.gates.completion_floor,
+        empty_above=TYPING_EMPTY_ABOVE,
+        pad_run_above=min(opts.sampler.pad_run_above, TYPING_PAD_RUN_ABOVE) if opts.sampler.pad_run_above else 0.0,
+    )
     return replace(opts, sampler=sampler)
 
 

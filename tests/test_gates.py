@@ -109,6 +109,22 @@ def test_typing_completion_under_its_floor_is_withheld_and_an_explicit_one_answe
         assert "syntax error" in asked.message
 
 
+def test_typing_completions_close_their_pad_tail_in_fewer_calls(engine):
+    """Typing-triggered requests close a tail of likely pads at a lower bound than the actions, so held-out line
+    ends take fewer model calls; a setting that turns pad runs off stays off."""
+    from model.heldout import held_out_files, make_cases
+
+    typing = actions.typing(actions.Options())
+    assert typing.sampler.pad_run_above < actions.Options().sampler.pad_run_above
+    off = actions.Options(sampler=replace(actions.Options().sampler, pad_run_above=0.0))
+    assert actions.typing(off).sampler.pad_run_above == 0.0
+    cases = make_cases(held_out_files(), "line_tail", 12, seed=3, tok=engine.tok)
+    plain_cfg = replace(typing.sampler, pad_run_above=actions.Options().sampler.pad_run_above)
+    plain = [engine.infill(replace(c.request, budget=8), plain_cfg) for c in cases]
+    quick = [engine.infill(replace(c.request, budget=8), typing.sampler) for c in cases]
+    assert sum(r.nfe for r in quick) < sum(r.nfe for r in plain)
+
+
 def test_typo_cases_misspell_one_word_outside_strings_and_comments():
     text = "import os\n\n\ndef main(path):\n    return os.path.join(path, 'name')  # the joined path\n"
     line = "return os.path.join(path, 'name')  # the joined path"
