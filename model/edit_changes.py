@@ -1,7 +1,7 @@
 """Consistent changes found in a real source file: the same edit due at several places.
 
 Training rows for next edits (model/edit_examples.py) and the `eval --next-edit` scenarios
-(lsp_server/eval_next_edits.py) are both cut from these. Each kind yields the places to change, in file order, and
+(lsp_server/cli/eval_next_edits.py) are both cut from these. Each kind yields the places to change, in file order, and
 the spans of the same shape that the change does not concern (a training row's negative: left as it is).
 
 Kinds:

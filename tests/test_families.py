@@ -688,7 +688,7 @@ def test_local_paths_are_not_taken_for_hub_ids(tmp_path):
 
 # --- the GPU check, on tiny shapes ---------------------------------------------------------------------------
 def test_gpu_check_runs_on_cpu_with_tiny_shapes(capsys):
-    from lsp_server.cli import main
+    from lsp_server.cli.main import main
 
     assert main(["bench", "--gpu", "--tiny", "--device", "cpu"]) == 0
     report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])

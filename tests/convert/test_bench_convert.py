@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from lsp_server.bench_convert import run_convert_bench
+from lsp_server.cli.bench_convert import run_convert_bench
 
 
 def test_convert_bench_reports_batched_and_one_per_call_on_the_same_units():

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from lsp_server.convert import guard
-from lsp_server.convert import journal as jn
-from lsp_server.convert.units import split_units
+from lsp_server.cli.batch import guard
+from lsp_server.cli.batch import journal as jn
+from lsp_server.cli.batch.units import split_units
 
 
 def test_atomic_write_replaces_the_file_and_keeps_its_mode(tmp_path: Path):
@@ -106,8 +106,8 @@ def test_a_broken_file_is_guarded_region_by_region_and_translations_parse_alone(
 
 
 def test_a_file_this_conversion_wrote_is_not_converted_again(tmp_path: Path):
-    from lsp_server.convert import plan, work
-    from lsp_server.convert.walk import walk
+    from lsp_server.cli.batch import plan, work
+    from lsp_server.cli.batch.walk import walk
 
     (tmp_path / "a.py").write_text("x = 1\n")
     (tmp_path / "a.js").write_text("const x = 1;\n")

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 from convert.tree import FAST, build, snapshot
-from lsp_server.convert.journal import JOURNAL_NAME
+from lsp_server.cli.batch.journal import JOURNAL_NAME
 
 KILLS = 10
 

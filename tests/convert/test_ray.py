@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from convert.tree import FAST, build, snapshot
-from lsp_server.cli import main
-from lsp_server.convert.journal import JOURNAL_NAME
+from lsp_server.cli.main import main
+from lsp_server.cli.batch.journal import JOURNAL_NAME
 
 ray = pytest.importorskip("ray")
 
@@ -38,7 +38,7 @@ def test_ray_output_equals_single_process_output(tmp_path: Path, capsys, local_r
 
 
 def test_actor_plan_puts_one_actor_per_gpu_else_per_cpu_slot():
-    from lsp_server.convert.ray_runner import actor_plan
+    from lsp_server.cli.batch.ray_runner import actor_plan
 
     assert actor_plan({"CPU": 16, "GPU": 4}, 0, 0) == (4, {"num_gpus": 1, "num_cpus": 1})
     assert actor_plan({"CPU": 8}, 2, 0) == (4, {"num_cpus": 2})

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from convert.tree import build
-from lsp_server.convert import plan, sample_tree
-from lsp_server.convert.units import split_units
-from lsp_server.convert.walk import Filters, walk
+from lsp_server.cli.batch import plan, sample_tree
+from lsp_server.cli.batch.units import split_units
+from lsp_server.cli.batch.walk import Filters, walk
 from model.engine import InfillRequest
 
 
@@ -107,7 +107,7 @@ def test_pack_sorts_by_size_and_respects_both_limits():
 
 def test_repair_jobs_carry_the_margin_and_never_share_a_batch_with_guard_repairs():
     text = "def f(a):\n    return a\n"
-    from lsp_server.convert.units import Unit
+    from lsp_server.cli.batch.units import Unit
 
     jobs = plan.jobs_for_unit(0, 0, text, Unit(0, len(text), "function"), plan.Mode("repair", repair_margin=6.0), "python")
     assert [j.margin for j in jobs] == [6.0] and jobs[0].repair

@@ -6,7 +6,7 @@ import os
 import stat
 from pathlib import Path
 
-from lsp_server.convert import sample_tree
+from lsp_server.cli.batch import sample_tree
 
 # Small and quick: the tiny model, a short context and a step cap keep each run to seconds on 2 cores.
 FAST = ["--max-steps", "3", "--context", "96", "--threads", "1", "--no-progress"]

@@ -6,7 +6,7 @@ from __future__ import annotations
 def test_lsp_bench_reports_both_sides():
     from argparse import Namespace
 
-    from lsp_server.bench_lsp import run_lsp_bench
+    from lsp_server.cli.bench_lsp import run_lsp_bench
 
     report = run_lsp_bench(Namespace(requests=3, warmup=1, device="cpu", model=None))
     assert report["requests"] == 3 and report["device"] == "cpu"
@@ -18,7 +18,7 @@ def test_lsp_bench_reports_both_sides():
 def test_typing_bench_replays_keys_and_accepts():
     from argparse import Namespace
 
-    from lsp_server.bench_typing import run_typing_bench
+    from lsp_server.cli.bench_typing import run_typing_bench
 
     args = Namespace(device="cpu", model=None, threads=1, typing_chars=60, key_ms=5, accept_cases=2, read_ms=300)
     report = run_typing_bench(args)

@@ -7,7 +7,8 @@ import random
 import pytest
 from fixtures.edit_source import SOURCE
 
-from lsp_server import eval_next_edits, next_edits
+from lsp_server import next_edits
+from lsp_server.cli import eval_next_edits
 from lsp_server.history import History
 from lsp_server.spans import Span
 from model.edit_history import render_edits

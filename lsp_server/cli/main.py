@@ -5,16 +5,16 @@ from __future__ import annotations
 import argparse
 import sys
 
-from lsp_server import cli_bench, cli_infill, cli_next_edits, cli_train
+from lsp_server.cli import bench, infill, next_edits, train
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="instant-edit", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     # Each module registers its own subcommand(s) and sets `func` on its parser.
-    for module in (cli_infill, cli_next_edits, cli_bench, cli_train):
+    for module in (infill, next_edits, bench, train):
         module.register(sub)
-    for optional in ("lsp_server.cli_serve", "lsp_server.cli_convert"):
+    for optional in ("lsp_server.cli.serve", "lsp_server.cli.convert"):
         try:
             __import__(optional, fromlist=["register"]).register(sub)
         except ModuleNotFoundError as e:
@@ -31,6 +31,3 @@ def main(argv: list[str] | None = None) -> int:
         print("interrupted", file=sys.stderr)
         return 130
 
-
-if __name__ == "__main__":
-    sys.exit(main())

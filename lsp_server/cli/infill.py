@@ -7,7 +7,7 @@ import difflib
 import sys
 from pathlib import Path
 
-from lsp_server.sampler_args import add_model_args, add_repair_margin_arg, add_sampler_args, sampler_from_args
+from lsp_server.cli.sampler_args import add_model_args, add_repair_margin_arg, add_sampler_args, sampler_from_args
 
 
 class PositionError(ValueError):

@@ -25,7 +25,7 @@ from typing import Any
 
 from lsprotocol import types
 
-from lsp_server.bench_lsp import summary
+from lsp_server.cli.bench_lsp import summary
 from lsp_server.positions import Lines, position_at
 
 PAUSE_AFTER = set(" .(,:\n[")

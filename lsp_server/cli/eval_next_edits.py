@@ -196,7 +196,7 @@ async def _through_server(model_path: str | None, chosen: list[Scenario]) -> lis
     from lsprotocol import types
     from pygls.lsp.client import LanguageClient
 
-    from lsp_server.bench_typing import Replay
+    from lsp_server.cli.bench_typing import Replay
 
     client = LanguageClient("instant-edit-eval", "0.1.0")
     cmd = [sys.executable, "-m", "lsp_server.cli", "serve", "--device", "cpu"]

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from lsp_server.convert.plan import Batch
+from lsp_server.cli.batch.plan import Batch
 from model.engine import InfillRequest, InfillResult
 from model.sampler import SamplerConfig
 
@@ -37,7 +37,7 @@ class UnitWorker:
     def run(
         self, requests: list[InfillRequest], repair: bool, sampler: SamplerConfig, margin: float | None = None
     ) -> list[InfillResult]:
-        from lsp_server.convert.runner import run_batch
+        from lsp_server.cli.batch.runner import run_batch
 
         return run_batch(self.engine, requests, repair, sampler, self.context_tokens, margin)
 

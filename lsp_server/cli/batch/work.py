@@ -7,10 +7,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from lsp_server.convert import journal as jn
-from lsp_server.convert.plan import Mode, unit_holes
-from lsp_server.convert.units import Split, Unit, split_units
-from lsp_server.convert.walk import SourceFile
+from lsp_server.cli.batch import journal as jn
+from lsp_server.cli.batch.plan import Mode, unit_holes
+from lsp_server.cli.batch.units import Split, Unit, split_units
+from lsp_server.cli.batch.walk import SourceFile
 
 STATUSES = ("changed", "unchanged", "rejected", "failed", "skipped")
 

@@ -12,10 +12,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from lsp_server.convert import guard, plan, work
-from lsp_server.convert import journal as jn
-from lsp_server.convert.plan import Batch, Job, Mode
-from lsp_server.convert.walk import Filters, walk
+from lsp_server.cli.batch import guard, plan, work
+from lsp_server.cli.batch import journal as jn
+from lsp_server.cli.batch.plan import Batch, Job, Mode
+from lsp_server.cli.batch.walk import Filters, walk
 from model.engine import InfillRequest, InfillResult
 from model.sampler import SamplerConfig
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from lsp_server import spans
-from lsp_server.convert.units import Unit
+from lsp_server.cli.batch.units import Unit
 from model.engine import InfillRequest
 
 

@@ -7,14 +7,14 @@ import sys
 import time
 from pathlib import Path
 
-from lsp_server.sampler_args import add_model_args, add_repair_margin_arg, add_sampler_args, sampler_from_args
+from lsp_server.cli.sampler_args import add_model_args, add_repair_margin_arg, add_sampler_args, sampler_from_args
 
 
 def settings_from_args(args: argparse.Namespace):
-    from lsp_server.convert.plan import Mode
-    from lsp_server.convert.runner import Settings
-    from lsp_server.convert.walk import Filters
-    from lsp_server.convert.work import Output
+    from lsp_server.cli.batch.plan import Mode
+    from lsp_server.cli.batch.runner import Settings
+    from lsp_server.cli.batch.walk import Filters
+    from lsp_server.cli.batch.work import Output
     from lsp_server.languages import EXTENSION_BY_LANGUAGE, detect_language
 
     if args.to:
@@ -54,11 +54,11 @@ def make_executor(args: argparse.Namespace):
     if args.threads:
         torch.set_num_threads(args.threads)
     if args.ray:
-        from lsp_server.convert.ray_runner import RayExecutor
+        from lsp_server.cli.batch.ray_runner import RayExecutor
 
         return RayExecutor(args.ray, args.model, args.device, args.context, args.threads, args.ray_actors)
     import model
-    from lsp_server.convert.runner import LocalExecutor
+    from lsp_server.cli.batch.runner import LocalExecutor
 
     return LocalExecutor(model.load(args.model, device=args.device, context_tokens=args.context, dtype=args.dtype), args.context)
 
@@ -66,10 +66,10 @@ def make_executor(args: argparse.Namespace):
 def run(args: argparse.Namespace) -> int:
     from rich.console import Console
 
-    from lsp_server.convert import report
-    from lsp_server.convert.journal import JournalError
-    from lsp_server.convert.plan import token_counter
-    from lsp_server.convert.runner import convert
+    from lsp_server.cli.batch import report
+    from lsp_server.cli.batch.journal import JournalError
+    from lsp_server.cli.batch.plan import token_counter
+    from lsp_server.cli.batch.runner import convert
     from model.checkpoint import CheckpointError
 
     err = Console(stderr=True)

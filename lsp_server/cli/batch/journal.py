@@ -15,7 +15,7 @@ import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from lsp_server.convert.walk import TEMP_MARK
+from lsp_server.cli.batch.walk import TEMP_MARK
 
 JOURNAL_NAME = ".instant-edit-convert.journal"
 

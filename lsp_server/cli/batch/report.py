@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from lsp_server.convert.work import STATUSES, FileOutcome
+from lsp_server.cli.batch.work import STATUSES, FileOutcome
 
 
 class LiveProgress:

@@ -13,9 +13,9 @@ BATCH_TOKENS = 4096
 
 def fixture_jobs(engine, root: Path, limit: int, context: int) -> list:
     """The --instruction jobs for the units of the sample tree (at most `limit`)."""
-    from lsp_server.convert import plan, sample_tree
-    from lsp_server.convert.units import split_units
-    from lsp_server.convert.walk import walk
+    from lsp_server.cli.batch import plan, sample_tree
+    from lsp_server.cli.batch.units import split_units
+    from lsp_server.cli.batch.walk import walk
 
     sample_tree.build(root, modules=max(2, limit // 6 + 1), js=2)
     mode = plan.Mode("instruction", instruction="Add type hints.")
@@ -29,7 +29,7 @@ def fixture_jobs(engine, root: Path, limit: int, context: int) -> list:
 
 
 def timed(engine, batches, sampler, context: int) -> dict:
-    from lsp_server.convert.runner import run_batch
+    from lsp_server.cli.batch.runner import run_batch
 
     began = time.perf_counter()
     tokens = kept = calls = units = 0
@@ -57,7 +57,7 @@ def run_convert_bench(args: argparse.Namespace) -> dict:
     import torch
 
     import model
-    from lsp_server.convert import plan
+    from lsp_server.cli.batch import plan
 
     if args.threads:
         torch.set_num_threads(args.threads)

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from lsp_server import spans
-from lsp_server.convert.units import Unit
+from lsp_server.cli.batch.units import Unit
 from lsp_server.languages import line_comment
 from lsp_server.settings import Settings
 from model.requests import InfillRequest, guess_budget

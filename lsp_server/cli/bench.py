@@ -7,7 +7,7 @@ import json
 import os
 import sys
 
-from lsp_server.sampler_args import add_dtype_arg
+from lsp_server.cli.sampler_args import add_dtype_arg
 
 
 def run(args: argparse.Namespace) -> int:
@@ -15,15 +15,15 @@ def run(args: argparse.Namespace) -> int:
     # reaches them all.
     os.environ["INSTANT_EDIT_DTYPE"] = args.dtype
     if args.lsp and args.typing:
-        from lsp_server.bench_typing import run_typing_bench
+        from lsp_server.cli.bench_typing import run_typing_bench
 
         report = run_typing_bench(args)
     elif args.lsp:
-        from lsp_server.bench_lsp import run_lsp_bench
+        from lsp_server.cli.bench_lsp import run_lsp_bench
 
         report = run_lsp_bench(args)
     elif args.convert:
-        from lsp_server.bench_convert import run_convert_bench
+        from lsp_server.cli.bench_convert import run_convert_bench
 
         report = run_convert_bench(args)
     elif args.gpu:

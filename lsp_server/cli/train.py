@@ -76,7 +76,7 @@ def run_eval(args: argparse.Namespace) -> int:
 
     engine = model.load(args.model, device=args.device)
     if getattr(args, "next_edit", False):  # next-edit suggestions on scenarios cut from held-out files
-        from lsp_server.eval_next_edits import run, server_latency
+        from lsp_server.cli.eval_next_edits import run, server_latency
 
         report = run(engine, args.cases, args.seed, args.margin)
         if getattr(args, "lsp", 0):
@@ -84,7 +84,7 @@ def run_eval(args: argparse.Namespace) -> int:
         print(json.dumps(report))
         return 0
     if getattr(args, "gates", False):  # the held-out gates instead: repair margins, floors, syntax guard
-        from lsp_server.eval_gates import run_cli
+        from lsp_server.cli.eval_gates import run_cli
 
         return run_cli(engine, args.cases, args.seed)
     cfg = EvalConfig(kinds=tuple(args.kinds), cases_per_kind=args.cases, seed=args.seed, samplers=tuple(args.samplers),
@@ -153,9 +153,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     e.add_argument("--seed", type=int, default=0)
     e.add_argument("--write-card", action="store_true", help="save eval.json and refresh MODEL_CARD.md")
     e.add_argument("--gates", action="store_true",
-                   help="measure the gates instead (lsp_server/eval_gates.py): --cases requests per kind")
+                   help="measure the gates instead (lsp_server/cli/eval_gates.py): --cases requests per kind")
     e.add_argument("--next-edit", action="store_true",
-                   help="next-edit suggestions instead (lsp_server/eval_next_edits.py): --cases scenarios per kind")
+                   help="next-edit suggestions instead (lsp_server/cli/eval_next_edits.py): --cases scenarios per kind")
     e.add_argument("--margin", type=float, default=Settings.next_edit_margin,
                    help="--next-edit: the server's nextEditMargin")
     e.add_argument("--lsp", type=int, default=0, metavar="N",
