@@ -17,10 +17,11 @@ from typing import Any
 
 from lsprotocol import types
 
+import model.engine as engine_module
 from lsp_server import actions, spans
 from lsp_server.spans import Span
 
-DEFAULT_FILE = Path(__file__).resolve().parent.parent / "model" / "engine.py"
+DEFAULT_FILE = Path(engine_module.__file__)  # a real Python file that every install has
 
 
 def cursor_offsets(text: str, n: int) -> list[int]:

@@ -35,9 +35,10 @@ HITS = ("cache", "typed", "prefetch")
 
 def held_out_text(max_chars: int = 12000) -> tuple[str, str]:
     """(path, text) of the first held-out Python file of a useful size (deterministic)."""
+    from model.engine import DEFAULT_CHECKPOINT
     from model.heldout import held_out_files
 
-    manifest = Path(__file__).resolve().parent.parent / "model" / "weights" / "default" / "heldout.jsonl"
+    manifest = DEFAULT_CHECKPOINT / "heldout.jsonl"
     for f in held_out_files(manifest):
         if 3000 <= len(f.text) <= max_chars and f.text.count("\ndef ") + f.text.count("\n    def ") >= 3:
             return f.path, f.text

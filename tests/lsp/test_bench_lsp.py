@@ -28,3 +28,17 @@ def test_typing_bench_replays_keys_and_accepts():
     assert report["hit_rate"] is None or 0 <= report["hit_rate"] <= 1 and asked > 0
     # Every accept is answered; with 300 ms to read, the prepared next suggestion is what answers it.
     assert report["accepts"] == 2 and report["next_sources"].get("prefetch", 0) >= 1, report
+
+
+def test_typing_bench_types_a_file_the_default_model_held_out():
+    """The replayed file comes from the shipped checkpoint's held-out manifest (not a fallback found elsewhere),
+    so the README's typing figures stay comparable across sessions."""
+    import json
+
+    from lsp_server.cli.bench_typing import held_out_text
+    from model.engine import DEFAULT_CHECKPOINT
+
+    path, text = held_out_text()
+    manifest = (DEFAULT_CHECKPOINT / "heldout.jsonl").read_text().splitlines()
+    assert path in {json.loads(line)["path"] for line in manifest if line.strip()}
+    assert 3000 <= len(text) <= 12000
