@@ -185,7 +185,7 @@ def _request(target: Target, opts: actions.Options, explicit: bool):
 
     Typing-triggered requests start from a small budget (a span that fills it with confident tokens grows):
     every step runs the whole budget, and a typing answer is mostly short or empty. On the embedded model, 8
-    positions instead of 32 took the median typing request from 142 ms to 80 ms (README "Latency").
+    positions instead of 32 took the median typing request from 142 ms to 80 ms (README "Performance").
     """
     single = spans.is_single_line(target.text, target.span.start, target.language)
     request = actions.completion_request(target, opts, single)

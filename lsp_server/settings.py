@@ -31,13 +31,13 @@ class Settings:
     # Inline completions read less context than the actions: the first full pass dominates their latency and
     # scales with it. 128 instead of 256 took the typing miss p50 from 79 to 58 ms (`instant-edit bench --lsp
     # --typing`), and the embedded model reads no more from the longer context: on 150 held-out line ends exact
-    # match was 12% at 128, 256 and 512 tokens, hole cross-entropy 5.195 / 5.190 / 5.190 (README, "Latency").
+    # match was 12% at 128, 256 and 512 tokens, hole cross-entropy 5.195 / 5.190 / 5.190 (README, "Performance").
     completion_context_tokens: int = 128
     # Wait before a typing-triggered completion the cache cannot answer; negative: adapt to the typing speed and
     # the model's latency (lsp_server.inline.Debounce).
     completion_debounce_ms: float = -1.0
     # torch threads on the CPU; 0: one per two cores (on a 2-core machine that another process keeps busy, two
-    # threads made a completion 26x slower than one, README "Latency").
+    # threads made a completion 26x slower than one, README "Performance").
     threads: int = 0
     # Next-edit suggestions: kept when the recent edits move the model's preference for the new text over the old
     # by at least this many nats (lsp_server/next_edits.judge); at most this many. -8 was chosen on the second

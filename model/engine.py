@@ -326,7 +326,7 @@ def pick_threads(requested: int = 0) -> int:
 
     An editor's machine is never idle, and torch's default (one thread per core) collapses when another process
     holds a core: on 2 cores with one kept busy, an inline completion took 26x longer with 2 threads than with 1
-    (README "Latency"). Half the cores leaves room for the editor and whatever else runs.
+    (README "Performance"). Half the cores leaves room for the editor and whatever else runs.
     """
     if requested > 0:
         return requested
