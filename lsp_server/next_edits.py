@@ -36,7 +36,7 @@ from lsp_server.history import Hunk
 from lsp_server.languages import line_comment
 from lsp_server.spans import Span
 from model import shapes
-from model.calls import call_at, calls_of, enclosing_call, param_names
+from model.calls import call_at, calls_of, defined_at, enclosing_call, param_names
 from model.edit_changes import site_without, with_argument
 from model.edit_history import note_above, render_edits
 
@@ -111,8 +111,7 @@ def _definition(text: str, start: int, end: int):
     call = enclosing_call(text, start, end)
     if call is None:
         return None
-    line = text[text.rfind("\n", 0, call.start) + 1 : call.start]
-    return call if re.search(r"\bdef\s+$", line) else None
+    return call if defined_at(text, call.start, ("def",)) else None
 
 
 def _as_signature(text: str, hunk: Hunk) -> Reading | None:
@@ -175,8 +174,7 @@ def _as_prefix(text: str, hunk: Hunk) -> Reading | None:
     def find() -> list[Candidate]:
         found = []
         for m in _whole_word(text, name).finditer(text):
-            before = text[max(0, m.start() - 40) : m.start()]
-            if before.endswith((prefix, ".")) or re.search(r"\b(def|class)\s+$", before):
+            if text.endswith((prefix, "."), 0, m.start()) or defined_at(text, m.start()):
                 continue
             if called and not _CALL_OPENS.match(text, m.end()):
                 continue

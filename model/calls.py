@@ -91,12 +91,21 @@ def call_at(text: str, name_start: int, name: str) -> Call | None:
     return Call(name_start, i, close + 1, split_args(text, i + 1, close))
 
 
+# Keywords that put a name being defined after them, in the languages the server knows.
+DEFINING = ("def", "class", "function", "fn", "func")
+
+
+def defined_at(text: str, at: int, keywords: tuple[str, ...] = DEFINING) -> bool:
+    """Whether the name starting at `at` is being defined: one of `keywords` stands right before it on its line."""
+    line = text[text.rfind("\n", 0, at) + 1 : at]
+    return re.search(rf"\b({'|'.join(keywords)})\s+$", line) is not None
+
+
 def calls_of(text: str, name: str) -> list[Call]:
     """Every call of `name` in `text` (as a whole word; a method call `x.name(` counts), not its definition."""
     out = []
     for m in re.finditer(rf"(?<![\w]){re.escape(name)}\s*\(", text):
-        line_start = text.rfind("\n", 0, m.start()) + 1
-        if re.search(r"\b(def|class|function|fn|func)\s+$", text[line_start : m.start()]):
+        if defined_at(text, m.start()):
             continue
         call = call_at(text, m.start(), name)
         if call is not None:

@@ -11,7 +11,7 @@ import pytest
 from fixtures.edit_source import SOURCE
 
 from model import edit_changes, edit_examples
-from model.calls import split_args
+from model.calls import calls_of, defined_at, split_args
 from model.engine import DEFAULT_CHECKPOINT
 from model.tokenizer import CodeTokenizer
 
@@ -99,3 +99,13 @@ def test_new_names_and_literals_differ_from_the_old():
     rng = random.Random(1)
     assert all(edit_changes.new_name("handle", rng) != "handle" for _ in range(50))
     assert all(edit_changes.new_literal('"rb"', rng) != '"rb"' for _ in range(50))
+
+
+def test_a_name_being_defined_is_not_one_of_its_calls():
+    text = "def load(path):\n    pass\n\nfunction load(x) {}\nfn load(a: i32) {}\nload(1)\nx.load(2)\nclass load(Base):\n"
+    assert [text[c.start : c.open] for c in calls_of(text, "load")] == ["load", "load"]
+    assert [c.start for c in calls_of(text, "load")] == [text.index("load(1)"), text.index("load(2)")]
+    at = text.index("load(path)")
+    assert defined_at(text, at) and defined_at(text, at, ("def",))
+    assert not defined_at(text, text.index("load(Base)"), ("def",)) and defined_at(text, text.index("load(Base)"))
+    assert not defined_at("undefined load()", len("undefined "))  # a keyword inside another word does not count
