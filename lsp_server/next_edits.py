@@ -279,7 +279,7 @@ def judge(
     score: Callable[[list[tuple[str, str, str, str]]], list[float]],
     text: str,
     found: list[Candidate],
-    hunks: list[Hunk],
+    pairs: list[tuple[str, str]],
     language: str | None,
     context_tokens: int,
     margin: float,
@@ -287,14 +287,13 @@ def judge(
     batch: int = 8,
 ) -> list[Suggestion]:
     """The candidates the history calls to change, best first. `score([(prefix, suffix, old, new), ...])` returns
-    log p(new) - log p(old) for each hole between prefix and suffix.
+    log p(new) - log p(old) for each hole between prefix and suffix; `pairs`: the history as `shown_edits` reads it.
 
     A candidate's gain is how much the recent edits shift the model towards the new text: its preference with the
     history above the hole minus its preference with none. The raw preference alone is biased by length (a
     shorter text costs fewer tokens, so deletions always win and insertions never do); the difference cancels
     that, and asks the question that matters: does what the user just did make this change likely? Both rows of
     `batch` candidates go in one model call."""
-    pairs = shown_edits(text, hunks, language)
     items = []
     for cand in found:
         ctx = context.build(text, cand.span, context_tokens, language, None, None)
@@ -336,15 +335,16 @@ def suggest(
     reading applies, the nearby lines the model writes differently, judged at `next_edit_rewrite_margin`.
     `settings` is the server's Settings (next_edit_* fields)."""
     s = settings
+    pairs = shown_edits(text, hunks, language)  # read once, shown above every hole
     found = candidates(text, hunks[-1], cursor, language)[: max(1, s.next_edit_candidates)]
     margin = s.next_edit_margin
     if not found and s.next_edit_nearby_lines > 0:
         lines = nearby(text, hunks[-1], s.next_edit_nearby_lines)
-        found = rewritten(write, text, lines, hunks, language, s.next_edit_context_tokens)
+        found = rewritten(write, text, lines, pairs, language, s.next_edit_context_tokens)
         margin = max(margin, s.next_edit_rewrite_margin)
     if not found:
         return []
-    kept = judge(score, text, found, hunks, language, s.next_edit_context_tokens, margin, should_stop)
+    kept = judge(score, text, found, pairs, language, s.next_edit_context_tokens, margin, should_stop)
     return kept[: s.next_edit_max]
 
 
@@ -371,13 +371,13 @@ def rewritten(
     write: Callable[[list[tuple[str, str, str]]], list[str]],
     text: str,
     places: list[Span],
-    hunks: list[Hunk],
+    pairs: list[tuple[str, str]],
     language: str | None,
     context_tokens: int,
 ) -> list[Candidate]:
-    """The lines the model writes differently from what stands there, with the recent edits above each one.
-    `write([(prefix, suffix, old), ...])` returns the model's text for each hole (one batch)."""
-    pairs = shown_edits(text, hunks, language)
+    """The lines the model writes differently from what stands there, with the recent edits (`pairs`, as
+    `shown_edits` reads them) above each one. `write([(prefix, suffix, old), ...])` returns the model's text for
+    each hole (one batch)."""
     items = []
     for span in places:
         ctx = context.build(text, span, context_tokens, language, None, None)

@@ -102,7 +102,8 @@ def test_new_names_and_literals_differ_from_the_old():
 
 
 def test_a_name_being_defined_is_not_one_of_its_calls():
-    text = "def load(path):\n    pass\n\nfunction load(x) {}\nfn load(a: i32) {}\nload(1)\nx.load(2)\nclass load(Base):\n"
+    text = "def load(path):\n    pass\n\nfunction load(x) {}\nfn load(a: i32) {}\n"
+    text += "load(1)\nx.load(2)\nclass load(Base):\n"
     assert [text[c.start : c.open] for c in calls_of(text, "load")] == ["load", "load"]
     assert [c.start for c in calls_of(text, "load")] == [text.index("load(1)"), text.index("load(2)")]
     at = text.index("load(path)")

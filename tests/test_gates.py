@@ -8,9 +8,9 @@ from dataclasses import replace
 import pytest
 
 from lsp_server import actions, edits, spans
+from lsp_server.cli import eval_gates as gates
 from lsp_server.settings import Settings
 from lsp_server.spans import Span
-from lsp_server.cli import eval_gates as gates
 from model.engine import InfillRequest
 from model.heldout import HeldOutCase
 

@@ -131,7 +131,8 @@ def run(
     for s in scenarios(held_out_files(DEFAULT_CHECKPOINT / "heldout.jsonl"), per_kind, seed):
         found = next_edits.candidates(s.text, s.history.last(), s.cursor)
         start = time.perf_counter()
-        every = next_edits.judge(score, s.text, found, s.history.hunks, "python", context_tokens, margin=-1e9)
+        pairs = next_edits.shown_edits(s.text, s.history.hunks, "python")
+        every = next_edits.judge(score, s.text, found, pairs, "python", context_tokens, margin=-1e9)
         ms = (time.perf_counter() - start) * 1000
         judged.append((s.kind, s.expected, [(k.span.start, k.span.end, k.new, k.margin) for k in every], ms))
         if rewrite:
@@ -164,8 +165,9 @@ def _rewrite_nearby(s: Scenario, score, write, context_tokens: int) -> tuple:
     lines = next_edits.nearby(s.text, s.history.last(), REWRITE_LINES)
     near = frozenset(e for e in s.expected if any(sp.start <= e[0] and e[1] <= sp.end for sp in lines))
     start = time.perf_counter()
-    made = next_edits.rewritten(write, s.text, lines, s.history.hunks, "python", context_tokens)
-    every = next_edits.judge(score, s.text, made, s.history.hunks, "python", context_tokens, margin=-1e9)
+    pairs = next_edits.shown_edits(s.text, s.history.hunks, "python")
+    made = next_edits.rewritten(write, s.text, lines, pairs, "python", context_tokens)
+    every = next_edits.judge(score, s.text, made, pairs, "python", context_tokens, margin=-1e9)
     ms = (time.perf_counter() - start) * 1000
     return (s.kind, near, [(k.span.start, k.span.end, k.new, k.margin) for k in every], ms)
 

@@ -18,9 +18,9 @@ from pathlib import Path
 
 from lsp_server import next_edits
 from lsp_server.cli.infill import PositionError, offset_of, parse_point, read_source
+from lsp_server.cli.sampler_args import add_model_args
 from lsp_server.history import History
 from lsp_server.languages import detect_language
-from lsp_server.cli.sampler_args import add_model_args
 from lsp_server.settings import Settings
 from lsp_server.spans import Span
 

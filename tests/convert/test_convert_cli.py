@@ -7,8 +7,8 @@ from pathlib import Path
 
 from convert.tree import FAST, build, snapshot
 from lsp_server import spans
-from lsp_server.cli.main import main
 from lsp_server.cli.batch.journal import JOURNAL_NAME
+from lsp_server.cli.main import main
 
 HINTS = ["--instruction", "Add type hints."]
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from convert.tree import FAST, build, snapshot
-from lsp_server.cli.main import main
 from lsp_server.cli.batch.journal import JOURNAL_NAME
+from lsp_server.cli.main import main
 
 ray = pytest.importorskip("ray")
 

@@ -210,10 +210,11 @@ def test_judge_keeps_what_the_model_prefers_by_the_margin(engine):
     gains = [scoring.preference(engine, text[: c.span.start], text[c.span.end :], c.old, c.new, 256) for c in found]
     batched = scoring.preferences(engine, [(text[: c.span.start], text[c.span.end :], c.old, c.new) for c in found], 256)
     assert [round(g, 3) for g in gains] == [round(g, 3) for g in batched]  # padding rows changes nothing
-    kept = next_edits.judge(score, text, found, h.hunks, "python", 256, margin=-100.0)
+    pairs = next_edits.shown_edits(text, h.hunks)
+    kept = next_edits.judge(score, text, found, pairs, "python", 256, margin=-100.0)
     assert len(kept) == len(found) and [k.margin for k in kept] == sorted((k.margin for k in kept), reverse=True)
     assert all(0 < k.confidence < 1 for k in kept) and all(isinstance(g, float) for g in gains)
-    assert next_edits.judge(score, text, found, h.hunks, "python", 256, margin=100.0) == []
+    assert next_edits.judge(score, text, found, pairs, "python", 256, margin=100.0) == []
 
 
 def test_eval_scenarios_record_the_users_part_and_expect_the_rest():
@@ -243,7 +244,7 @@ def test_a_suggestion_that_would_break_the_code_is_never_offered(engine):
     def score(items):
         return scoring.preferences(engine, items, 128)
 
-    kept = next_edits.judge(score, text, found, h.hunks, "python", 128, margin=-100.0)
+    kept = next_edits.judge(score, text, found, next_edits.shown_edits(text, h.hunks), "python", 128, margin=-100.0)
     assert [text[k.span.start - 4 : k.span.end + 1] for k in kept] == ["z = x.y\n"]  # `list(x.y) = 1` is no Python
 
 
