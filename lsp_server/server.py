@@ -160,7 +160,7 @@ class InstantEditServer(LanguageServer):
         s = self.settings
         sampler = actions.SamplerConfig(threshold=s.threshold, max_steps=s.max_steps, pad_run_above=s.pad_run_above)
         gates = actions.Gates(s.regenerate_floor, s.completion_floor, s.repair_margin)
-        context = min(s.completion_context_tokens, s.context_tokens) if completion else s.context_tokens
+        context = min(s.completion_context(), s.context_tokens) if completion else s.context_tokens
         return Options(sampler=sampler, context_tokens=context, index=self.index, gates=gates)
 
     # --- documents and positions -------------------------------------------------------------------------

@@ -14,6 +14,8 @@ from typing import Any
 
 TOML_NAME = "instant-edit.toml"
 DTYPE_CHOICES = ("auto", "float32", "bfloat16", "int8")  # model.engine.DTYPES and INT8 (not imported: no torch here)
+EMBEDDED_COMPLETION_CONTEXT = 128  # inline completion context by default (Settings.completion_context)
+CHECKPOINT_COMPLETION_CONTEXT = 256
 
 
 @dataclass(frozen=True)
@@ -29,10 +31,8 @@ class Settings:
     context_tokens: int = 512
     inline_completion: bool = True
     # Inline completions read less context than the actions: the first full pass dominates their latency and
-    # scales with it. 128 instead of 256 took the typing miss p50 from 79 to 58 ms (`instant-edit bench --lsp
-    # --typing`), and the embedded model reads no more from the longer context: on 150 held-out line ends exact
-    # match was 12% at 128, 256 and 512 tokens, hole cross-entropy 5.195 / 5.190 / 5.190 (README, "Performance").
-    completion_context_tokens: int = 128
+    # scales with it. 0: by the model (`completion_context`).
+    completion_context_tokens: int = 0
     # Wait before a typing-triggered completion the cache cannot answer; negative: adapt to the typing speed and
     # the model's latency (lsp_server.inline.Debounce).
     completion_debounce_ms: float = -1.0
@@ -65,6 +65,16 @@ class Settings:
     regenerate_floor: float = 0.6
     completion_floor: float = 0.5
     repair_margin: float = 10.0
+
+    def completion_context(self) -> int:
+        """Context tokens of an inline completion: the setting, else 128 for the embedded model and 256 for
+        another checkpoint. With the embedded model 128 instead of 256 took the typing miss p50 from 79 to 58 ms
+        (`instant-edit bench --lsp --typing`), and it reads no more from a longer context: on 150 held-out line
+        ends exact match was 12% at 128, 256 and 512 tokens, hole cross-entropy 5.195 / 5.190 / 5.190 (README,
+        "Performance"). A larger checkpoint may use the longer context, so it keeps the 256 it had before."""
+        if self.completion_context_tokens:
+            return self.completion_context_tokens
+        return EMBEDDED_COMPLETION_CONTEXT if self.model is None else CHECKPOINT_COMPLETION_CONTEXT
 
     def model_key(self) -> tuple[str | None, str, int, int, str]:
         """What identifies a loaded engine: a change here means reloading the model."""

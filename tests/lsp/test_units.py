@@ -113,6 +113,14 @@ def test_settings_layers_and_bad_values(tmp_path: Path):
     assert settings.read_toml(tmp_path)[1]
 
 
+def test_inline_completion_context_follows_the_model_unless_set():
+    embedded, other = settings.Settings(), settings.Settings(model="/models/dream-7b")
+    assert embedded.completion_context() < other.completion_context()  # measured on the embedded model only
+    assert settings.Settings(completion_context_tokens=300).completion_context() == 300
+    chosen = settings.merge(settings.overrides({"completionContextTokens": 64})[0], {})
+    assert chosen.completion_context() == 64 and settings.overrides({"completionContextTokens": -1})[1]
+
+
 # --- context ------------------------------------------------------------------------------------------------
 def test_context_cuts_at_lines_and_adds_snippets(tmp_path: Path):
     (tmp_path / "lib.py").write_text("def helper_fn(a):\n    return a * 2\n")
