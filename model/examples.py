@@ -11,7 +11,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from model.requests import BUDGET_BUCKETS
+from model.requests import bucket_for
 from model.tokenizer import CodeTokenizer
 
 SPAN_KINDS = ("line", "line_tail", "lines", "syntax", "random")
@@ -119,10 +119,8 @@ def pick_span(text: str, language: str, kind: str, rng: random.Random) -> CharSp
 
 def choose_budget(truth_len: int, rng: random.Random) -> int:
     """A span budget at least as long as the truth, as the server would guess it: loose, sometimes bucketed."""
-    if rng.random() < 0.5:
-        for bucket in BUDGET_BUCKETS:
-            if bucket >= truth_len:
-                return bucket
+    if rng.random() < 0.5 and (bucket := bucket_for(truth_len)) is not None:
+        return bucket
     return max(1, truth_len + rng.randint(0, max(4, truth_len)))
 
 

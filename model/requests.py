@@ -24,6 +24,11 @@ class InfillRequest:
     single_line: bool = False
 
 
+def bucket_for(n: int) -> int | None:
+    """The smallest of BUDGET_BUCKETS that holds `n` tokens, None when none does."""
+    return next((b for b in BUDGET_BUCKETS if b >= n), None)
+
+
 def guess_budget(request: InfillRequest, count: Callable[[str], int]) -> int:
     """Room for the span: the smallest training bucket that holds the old text (`count` gives its tokens), or a
     short line's or a block's worth when empty; a span the model fills to the end grows (SamplerConfig.grow).
@@ -36,8 +41,7 @@ def guess_budget(request: InfillRequest, count: Callable[[str], int]) -> int:
     if request.budget:
         return request.budget
     if request.span:
-        n = count(request.span)
-        return next((b for b in BUDGET_BUCKETS if b >= n), BUDGET_BUCKETS[-1])
+        return bucket_for(count(request.span)) or BUDGET_BUCKETS[-1]
     return 8 if request.single_line else 32
 
 

@@ -11,6 +11,7 @@ from lsp_server.cli.batch import plan, sample_tree
 from lsp_server.cli.batch.units import split_units
 from lsp_server.cli.batch.walk import Filters, walk
 from model.engine import InfillRequest
+from model.requests import guess_budget
 
 
 def rels(files) -> list[str]:
@@ -119,7 +120,7 @@ def test_repair_jobs_carry_the_margin_and_never_share_a_batch_with_guard_repairs
 def test_packing_budget_is_the_engines_budget(engine):
     text = sample_tree.python_module(3)
     for request in (InfillRequest(text[:90], text[190:], text[90:190]), InfillRequest("a", "b", single_line=True)):
-        assert plan.span_budget(request, lambda t: len(engine.tok.encode(t))) == engine.default_budget(request)
+        assert guess_budget(request, lambda t: len(engine.tok.encode(t))) == engine.default_budget(request)
 
 
 def test_unknown_mode_is_an_error():

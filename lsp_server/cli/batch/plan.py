@@ -10,7 +10,7 @@ from lsp_server import spans
 from lsp_server.cli.batch.units import Unit
 from lsp_server.languages import line_comment
 from lsp_server.settings import Settings
-from model.requests import InfillRequest, guess_budget
+from model.requests import InfillRequest
 
 MODES = ("instruction", "to", "repair", "fill")
 
@@ -142,8 +142,3 @@ def token_counter(model_path: str | None) -> Callable[[str], int]:
 
     tok = families.load_tokenizer(hub.resolve(model_path) if model_path else DEFAULT_CHECKPOINT)
     return lambda text: len(tok.encode(text, add_special_tokens=False).ids)
-
-
-def span_budget(request: InfillRequest, count: Callable[[str], int]) -> int:
-    """The span budget the engine will use (`Engine.default_budget`'s rule), for packing only."""
-    return guess_budget(request, count)

@@ -17,6 +17,7 @@ from lsp_server.cli.batch import journal as jn
 from lsp_server.cli.batch.plan import Batch, Job, Mode
 from lsp_server.cli.batch.walk import Filters, walk
 from model.engine import InfillRequest, InfillResult
+from model.requests import guess_budget
 from model.sampler import SamplerConfig
 
 
@@ -125,7 +126,7 @@ class Conversion:
         return jobs
 
     def execute(self, jobs: list[Job]) -> dict[tuple[int, int, int], InfillResult]:
-        measure = lambda r: plan.span_budget(r, self.count)
+        measure = lambda r: guess_budget(r, self.count)  # the engine's rule (Engine.default_budget)
         batches = plan.pack(jobs, measure, self.s.batch_size, self.s.batch_tokens)
         out = {}
         for i, results in self.executor.run(batches, self.s.sampler):
