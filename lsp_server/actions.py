@@ -357,7 +357,7 @@ def typing(opts: Options) -> Options:
         opts.sampler,
         give_up_below=opts.gates.completion_floor,
         empty_above=TYPING_EMPTY_ABOVE,
-        pad_run_above=min(opts.sampler.pad_run_above, TYPING_PAD_RUN_ABOVE) if opts.sampler.pad_run_above else 0.0,
+        pad_run_above=min(opts.sampler.pad_run_above, TYPING_PAD_RUN_ABOVE),  # 0 (off) stays off
     )
     return replace(opts, sampler=sampler)
 
