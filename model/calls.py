@@ -113,6 +113,23 @@ def calls_of(text: str, name: str) -> list[Call]:
     return out
 
 
+_ANY_CALLEE = re.compile(r"(?<![\w])(\w+)\s*\(")
+
+
+def calls_by_name(text: str) -> dict[str, list[Call]]:
+    """`calls_of` for every name called in `text`, in one scan of it. Training reads every call of a file to pick
+    one to change; a scan per name made that quadratic and took half of each training step."""
+    out: dict[str, list[Call]] = {}
+    for m in _ANY_CALLEE.finditer(text):
+        # The greedy word is the whole name before the parenthesis, so these are the matches `calls_of` finds.
+        if defined_at(text, m.start()):
+            continue
+        call = call_at(text, m.start(), m.group(1))
+        if call is not None:
+            out.setdefault(m.group(1), []).append(call)
+    return out
+
+
 def enclosing_call(text: str, start: int, end: int) -> Call | None:
     """The innermost call `name(...)` whose parentheses hold `[start, end)`."""
     depth, i = 0, start - 1

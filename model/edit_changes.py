@@ -24,7 +24,7 @@ import re
 from dataclasses import dataclass
 
 from model import shapes
-from model.calls import Call, call_at, calls_of, param_names, without_item
+from model.calls import Call, call_at, calls_by_name, param_names, without_item
 from model.syntax import parser_for
 
 KINDS = ("rename", "literal", "call_args", "keyword", "wrap", "signature", "siblings")
@@ -185,10 +185,11 @@ def _calls_by_name(text: str, minimum: int) -> dict[str, list[Call]]:
     counts: dict[str, int] = {}
     for m in _CALLEE.finditer(text):
         counts[m.group(1)] = counts.get(m.group(1), 0) + 1
+    every = calls_by_name(text)
     out = {}
     for name, n in counts.items():
         if n >= minimum and name not in NOT_CALLS:
-            calls = calls_of(text, name)
+            calls = every.get(name, [])
             if len(calls) >= minimum:
                 out[name] = calls
     return out
@@ -285,6 +286,7 @@ def site_without(text: str, call: Call, params: list[str], index: int) -> Place 
 
 def _signature(text: str, language: str | None, rng: random.Random) -> Change | None:
     options = []
+    every = calls_by_name(text)
     for m in _DEF.finditer(text):
         name = m.group(1)
         head = call_at(text, m.start(1), name)
@@ -293,7 +295,7 @@ def _signature(text: str, language: str | None, rng: random.Random) -> Change | 
         params = param_names(text, head)
         if any(text[a:b].startswith("*") for a, b in head.args):
             continue
-        calls = calls_of(text, name)
+        calls = every.get(name, [])
         for i, p in enumerate(params):
             if p in ("self", "cls"):
                 continue

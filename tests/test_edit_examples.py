@@ -11,7 +11,7 @@ import pytest
 from fixtures.edit_source import SOURCE
 
 from model import edit_changes, edit_examples
-from model.calls import calls_of, defined_at, split_args
+from model.calls import calls_by_name, calls_of, defined_at, split_args
 from model.engine import DEFAULT_CHECKPOINT
 from model.tokenizer import CodeTokenizer
 
@@ -110,3 +110,15 @@ def test_a_name_being_defined_is_not_one_of_its_calls():
     assert defined_at(text, at) and defined_at(text, at, ("def",))
     assert not defined_at(text, text.index("load(Base)"), ("def",)) and defined_at(text, text.index("load(Base)"))
     assert not defined_at("undefined load()", len("undefined "))  # a keyword inside another word does not count
+
+
+def test_one_scan_finds_the_calls_that_a_scan_per_name_finds():
+    """Training reads every call of a file through `calls_by_name`; it must agree with `calls_of` name by name
+    (method calls, blanks before the parenthesis, a definition, a name inside a longer one, an unclosed call)."""
+    text = SOURCE + "\nx.load (1)\nreload(2)\nload_all(3)\ndef load(p):\n    pass\nopen(\n"
+    every = calls_by_name(text)
+    names = set(re.findall(r"\w+", text))
+    assert every == {n: calls_of(text, n) for n in names if calls_of(text, n)}
+    assert "load (1)" in [text[c.start : c.end] for c in every["load"]]
+    assert "reload" in every and "load_all" in every
+    assert text.rindex("open(") not in [c.start for c in every.get("open", [])]  # never closed

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import difflib
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from lsp_server.cli.sampler_args import add_model_args, add_repair_margin_arg, add_sampler_args, sampler_from_args
@@ -81,6 +82,8 @@ def run(args: argparse.Namespace) -> int:
     single_line = "\n" not in old
     request = model.InfillRequest(source[:a], source[b:], old, budget=args.budget, single_line=single_line)
     sampler = sampler_from_args(args)
+    if args.at and not args.allow_empty:  # as the editors' explicitly invoked completion: empty is not an answer
+        sampler = replace(sampler, min_tokens=1)
     if args.repair:  # the server's rule: reopen only tokens far below the model's best alternative
         result = engine.repair(request, sampler, margin=args.repair_margin)
     else:
@@ -95,7 +98,8 @@ def run(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(new_source)
     print(
-        f"instant-edit: {result.new_tokens} tokens in {result.steps} steps, {result.nfe} model calls",
+        f"instant-edit: {result.new_tokens} tokens in {result.steps} steps, {result.nfe} model calls, "
+        f"confidence {result.min_confidence:.2f}",
         file=sys.stderr,
     )
     return 0
@@ -111,6 +115,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--repair", action="store_true", help="keep the span, reopen only its unlikely tokens")
     add_repair_margin_arg(p)
     p.add_argument("--budget", type=int, default=0, help="span budget in tokens (0: guess)")
+    p.add_argument(
+        "--allow-empty", action="store_true",
+        help="with --at: let the model answer nothing (by default an insertion says at least one token)",
+    )
     add_model_args(p)
     add_sampler_args(p)
     p.set_defaults(func=run)
