@@ -11,7 +11,7 @@ import threading
 from dataclasses import dataclass
 from functools import lru_cache
 
-from model.syntax import parser_for
+from model.syntax import parser_for, python_parses
 
 MAX_PARSE_CHARS = 1_000_000
 _PARSE_LOCK = threading.Lock()
@@ -77,9 +77,12 @@ def parse(text: str, language: str | None):
 
 
 def parses_cleanly(text: str, language: str | None) -> bool | None:
-    """True/False whether the text parses without errors; None when it cannot be parsed at all."""
+    """True/False whether the text parses without errors; None when it cannot be parsed at all. Python must also
+    pass Python's own parser (`python_parses`)."""
     parsed = parse(text, language)
-    return None if parsed is None else not parsed[0].root_node.has_error
+    if parsed is None:
+        return None
+    return not parsed[0].root_node.has_error and (language != "python" or python_parses(text))
 
 
 def error_spans(text: str, language: str | None, within: Span | None = None) -> list[Span]:
@@ -223,7 +226,10 @@ def added_errors(before: str, after: str, start: int, old_end: int, new_end: int
         return offset + delta if offset == old_end else start
 
     old = [Span(carry(s.start, False), carry(s.end, True)) for s in error_spans(before, language)]
-    return [e for e in error_spans(after, language) if not any(o.start <= e.start and e.end <= o.end for o in old)]
+    added = [e for e in error_spans(after, language) if not any(o.start <= e.start and e.end <= o.end for o in old)]
+    if not added and parses_cleanly(before, language):  # only Python's own parser sees it: the edit's lines
+        return [line_span(after, Span(start, max(start, new_end)))]
+    return added
 
 
 def edit_adds_errors(before: str, after: str, language: str | None) -> bool | None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from functools import cache
+import ast
+import textwrap
+from functools import cache, lru_cache
 
 # Node types that make a natural hole: statements, definitions and blocks across the corpus languages.
 STATEMENT_SUFFIXES = ("_statement", "_definition", "_declaration", "block", "function", "_item")
@@ -17,6 +19,24 @@ def parser_for(language: str):
         return get_parser(language)
     except (ImportError, LookupError, ValueError):
         return None
+
+
+@lru_cache(maxsize=8)
+def python_parses(text: str) -> bool:
+    """Whether Python's own parser accepts the text.
+
+    tree-sitter's Python grammar accepts blocks with no statement in them (`try:` over a line at the same
+    indentation, a `def` with no body) and a `try` with neither `except` nor `finally`: an inline completion of
+    a lone `try:` passed the guard. The text is dedented first, so a selection taken from inside a block parses
+    on its own; only syntax is checked (`return` outside a function is the compiler's concern, not a parse error).
+    """
+    try:
+        ast.parse(textwrap.dedent(text))
+    except SyntaxError:
+        return False
+    except (ValueError, RecursionError, MemoryError):  # NUL bytes, absurd nesting: not Python's parse to judge
+        return True
+    return True
 
 
 def statement_ranges(text: str, language: str) -> list[tuple[int, int]]:

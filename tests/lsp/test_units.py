@@ -100,6 +100,25 @@ def test_error_spans_and_clean_parse():
     assert spans.added_errors(before, after, at, at, at + 4, "python")
 
 
+
+def test_python_blocks_that_tree_sitter_lets_through_are_errors_too():
+    """tree-sitter's Python grammar accepts an empty block and a `try` with no handler; Python does not. The
+    default model once completed an empty line of a test method with a lone `try:`, and the guard let it in."""
+    before = "class T:\n    def test_one(self):\n\n        self.assertEqual(sum([1]), 1)\n"
+    at = before.index("\n\n") + 1
+    for new in ("        try:", "        def inner():", "        if ok:"):
+        after = before[:at] + new + before[at:]
+        assert not spans.error_spans(after, "python")  # tree-sitter sees nothing wrong
+        assert spans.parses_cleanly(after, "python") is False
+        added = spans.added_errors(before, after, at, at, at + len(new), "python")
+        assert [a.text(after) for a in added] == [new]  # the edit's own line is the one to write again
+    fine = before[:at] + "        x = 1" + before[at:]
+    assert spans.added_errors(before, fine, at, at, at + len("        x = 1"), "python") == []
+    # A selection from inside a block parses on its own (dedented); `return` outside a function is not a parse error.
+    assert spans.parses_cleanly("    def f(self):\n        return 1\n", "python") is True
+    assert spans.parses_cleanly("return x\n", "python") is True
+
+
 # --- settings -----------------------------------------------------------------------------------------------
 def test_settings_layers_and_bad_values(tmp_path: Path):
     client, problems = settings.overrides({"instantEdit": {"maxSteps": 4, "threshold": "high", "nope": 1}})
