@@ -27,6 +27,15 @@ def run_train(args: argparse.Namespace) -> int:
     except FileNotFoundError as e:
         print(f"instant-edit train: {e}", file=sys.stderr)
         return 2
+    if args.grow_layers:
+        from model.grow import grow_run
+
+        try:
+            if grow_run(out, args.grow_layers):
+                print(f"instant-edit train: grew {out}'s network to {args.grow_layers} layers", file=sys.stderr)
+        except (FileNotFoundError, ValueError) as e:
+            print(f"instant-edit train: {e}", file=sys.stderr)
+            return 2
     cfg = TrainConfig(
         out=Path(args.out),
         roots=[Path(r) for r in args.roots],
@@ -129,6 +138,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--lr", type=float, default=2e-3)
     p.add_argument("--hidden-size", type=int, default=256)
     p.add_argument("--layers", type=int, default=4)
+    p.add_argument(
+        "--grow-layers", type=int, default=0, metavar="N",
+        help="deepen the run's network to N layers before training, its answers unchanged (model/grow.py)",
+    )
     p.add_argument("--vocab-size", type=int, default=4096)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto")
