@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -123,7 +124,9 @@ def test_the_readme_demos_print_what_the_readme_says():
     assert "instant-edit infill examples/unfinished.py --at 20:21 --diff" in readme
     first = cli("infill", str(unfinished), "--at", "20:21", "--diff").stdout
     assert "-        return self.\n" in first and "+        return self.count\n" in first
-    second = cli("infill", str(unfinished), "--at", "7:15", "--diff").stdout
-    assert "+    with open(path) as fh:\n" in second
+    second = cli("infill", str(unfinished), "--at", "7:15", "--diff")
+    assert "+    with open(path) as fh:\n" in second.stdout
+    # An insertion asked for says something (`--allow-empty` lets the model answer nothing), with its confidence.
+    assert re.search(r"instant-edit: [1-9]\d* tokens in .*, confidence 0\.\d\d", second.stderr)
     follow = cli("next-edits", str(root / "examples" / "sample.py"), "--edit", "6:5-6:11=config", "--diff").stdout
     assert "+            config[key.strip()] = value.strip()\n" in follow and "+    return config\n" in follow

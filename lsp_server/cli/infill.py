@@ -97,9 +97,10 @@ def run(args: argparse.Namespace) -> int:
         )
     else:
         sys.stdout.write(new_source)
+    # The confidence is the least sure kept token's probability (the server's floors compare it); none when empty.
+    sure = f", confidence {result.min_confidence:.2f}" if result.new_tokens else ""
     print(
-        f"instant-edit: {result.new_tokens} tokens in {result.steps} steps, {result.nfe} model calls, "
-        f"confidence {result.min_confidence:.2f}",
+        f"instant-edit: {result.new_tokens} tokens in {result.steps} steps, {result.nfe} model calls{sure}",
         file=sys.stderr,
     )
     return 0

@@ -71,8 +71,9 @@ if __name__ == "__main__":
 INDENT = "        "  # the body's indentation in the test methods
 # A new line inside a function body, inserted before `row`: empty with the cursor at column 0; whitespace-only
 # (INDENT) with the cursor at column 0, where the answer's range covers the whitespace; the same after the
-# indentation.
-EMPTY_STEPS = [("empty_col0", 11, 0), ("blank_col0", 14, 0), ("blank_indented", 14, len(INDENT))]
+# indentation. The new line follows each method's assertion: at the top of a body (rows 11 and 14) session 22's
+# default writes a lone `"""` or `1 = 0`, which the syntax guard withholds, so nothing would be accepted there.
+EMPTY_STEPS = [("empty_col0", 12, 0), ("blank_col0", 15, 0), ("blank_indented", 15, len(INDENT))]
 # Partial accept and typing through: this text replaces line `row`, the cursor at its end.
 PARTIAL_LINE = (18, "    unittest.")
 SOURCES = {"model", "cache", "typed", "prefetch"}
