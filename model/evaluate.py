@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from model.engine import Engine
 from model.heldout import HeldOutCase, held_out_files, make_cases
 from model.sampler import SamplerConfig
-from model.syntax import parser_for, python_parses
+from model.syntax import parses  # strict for Python from session 22 on
 
 GREEDY = SamplerConfig(schedule="fixed", tokens_per_step=1, use_cache=False, pad_run_above=0.0)
 FAST = SamplerConfig(schedule="threshold", threshold=0.9, use_cache=True)
@@ -39,15 +39,6 @@ class EvalConfig:
     samplers: tuple[str, ...] = DEFAULT_SAMPLERS  # names in SAMPLERS
     seed: int = 0
     likelihood: bool = False  # also score the true span in one pass (hole_ce, token_accuracy)
-
-
-def parses(text: str, language: str) -> bool | None:
-    """Whether tree-sitter parses `text` without error, and for Python Python's own parser too (tree-sitter
-    accepts a lone `try:` and other empty blocks); None when there is no grammar. Strict from session 22 on."""
-    parser = parser_for(language)
-    if parser is None:
-        return None
-    return not parser.parse(text.encode()).root_node.has_error and (language != "python" or python_parses(text))
 
 
 def score_case(engine: Engine, case: HeldOutCase, sampler: SamplerConfig) -> dict:

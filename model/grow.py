@@ -21,9 +21,7 @@ from model.network import Block, Denoiser
 
 def insert_after(layers: int, new: int) -> list[int]:
     """Indices of the trained blocks each new block follows, spread evenly: 4 blocks + 2 -> after 1 and 3."""
-    if new <= 0:
-        return []
-    return [round((i + 1) * layers / new) - 1 for i in range(new)]
+    return [((i + 1) * layers - 1) // new for i in range(max(0, new))]  # in [0, layers - 1] for any `new`
 
 
 def silent_copy(block: Block) -> Block:
@@ -47,6 +45,7 @@ def grow_depth(net: Denoiser, layers: int) -> Denoiser:
     for i, block in enumerate(net.model.layers):
         blocks.append(block)
         blocks += [silent_copy(block) for _ in range(after.count(i))]
+    assert len(blocks) == layers
     grown = Denoiser(replace(net.cfg, num_hidden_layers=layers))
     grown.load_state_dict(net.state_dict(), strict=False)  # embeddings, final norm, head
     grown.model.layers = torch.nn.ModuleList(blocks)

@@ -25,6 +25,7 @@ def test_new_blocks_are_spread_between_the_trained_ones():
     assert insert_after(4, 2) == [1, 3]
     assert insert_after(4, 4) == [0, 1, 2, 3]
     assert insert_after(4, 0) == []
+    assert insert_after(4, 8) == [0, 0, 1, 1, 2, 2, 3, 3]  # more than doubled: two after each
 
 
 def test_the_grown_network_gives_the_same_logits_and_the_same_answers():

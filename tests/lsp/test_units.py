@@ -100,7 +100,6 @@ def test_error_spans_and_clean_parse():
     assert spans.added_errors(before, after, at, at, at + 4, "python")
 
 
-
 def test_python_blocks_that_tree_sitter_lets_through_are_errors_too():
     """tree-sitter's Python grammar accepts an empty block and a `try` with no handler; Python does not. The
     default model once completed an empty line of a test method with a lone `try:`, and the guard let it in."""
