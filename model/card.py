@@ -69,6 +69,22 @@ def _eval_lines(results: dict | None) -> list[str]:
     return lines
 
 
+def _size_lines(comparison: dict) -> list[str]:
+    """Matched runs of two network sizes (size_comparison.json): same start, same schedule, same wall time."""
+    lines = [comparison["setup"], "",
+             "| arm | layers | parameters | minutes | tokens | tok/s | hole CE line / lines / random | "
+             "line exact / similarity / parse | 300 more holes: line exact / parse, lines parse |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for arm in comparison["arms"]:
+        ce, s0, s1 = arm["hole_ce"], arm["line"], arm["seed1"]
+        lines.append(
+            f"| {arm['name']} | {arm['layers']} | {arm['parameters']:,} | {arm['minutes']:.0f} | {arm['tokens']:,} | "
+            f"{arm['tokens'] / (arm['minutes'] * 60):,.0f} | {ce[0]:.3f} / {ce[1]:.3f} / {ce[2]:.3f} | "
+            f"{s0['exact_match']:.0%} / {s0['edit_similarity']:.3f} / {s0['parse_rate']:.0%} | "
+            f"{s1['line_exact']:.1%} / {s1['line_parse']:.1%}, {s1['lines_parse']:.1%} |")
+    return lines + ["", comparison["finding"]]
+
+
 MDLM_OBJECTIVE = (
     "Recipe `mdlm`: masked diffusion from scratch (MDLM/LLaDA bound: per-example mask ratio t ~ U(0.05, 1), "
     "cross-entropy on masked tokens weighted 1/t) mixed 40/60 with span infill in the server's shape: a hole cut "
@@ -148,6 +164,9 @@ def write_card(folder: Path) -> Path:
         from model.comparison import table_lines
 
         text += ["", "## Recipe comparison", *table_lines(comparison)]
+    sizes = _read_json(folder / "size_comparison.json")
+    if sizes:
+        text += ["", "## Size comparison", *_size_lines(sizes)]
     text += ["", "## Corpus", *_corpus_lines(_read_json(folder / "corpus_summary.json"))]
     text += [
         "",

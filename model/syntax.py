@@ -39,7 +39,6 @@ def python_parses(text: str) -> bool:
     return True
 
 
-
 def parses(text: str, language: str) -> bool | None:
     """Whether tree-sitter parses `text` without error, and for Python Python's own parser too; None when there
     is no grammar."""
@@ -47,6 +46,7 @@ def parses(text: str, language: str) -> bool | None:
     if parser is None:
         return None
     return not parser.parse(text.encode()).root_node.has_error and (language != "python" or python_parses(text))
+
 
 def statement_ranges(text: str, language: str) -> list[tuple[int, int]]:
     """Character ranges of statement-like named nodes (the parse works in bytes; converted here)."""

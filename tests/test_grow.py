@@ -62,6 +62,8 @@ def test_train_grows_a_resumed_run_and_trains_it(tmp_path):
     before = json.loads((DEFAULT_CHECKPOINT / "train_state.json").read_text())["step"]
     assert json.loads((out / "train_state.json").read_text())["step"] > before  # it trained, grown
     assert load_network(out).cfg.num_hidden_layers == 6
+    # The run's record names the network it trained, not the command line's default size.
+    assert json.loads((out / "train_config.json").read_text())["num_hidden_layers"] == 6
     again = subprocess.run(cmd, capture_output=True, text=True, timeout=600, cwd=tmp_path)
     assert again.returncode == 0 and "grew" not in again.stderr  # already that deep: nothing to do
 

@@ -54,6 +54,14 @@ def test_loss_falls_and_training_resumes(tmp_path):
 
     card = write_card(cfg.out).read_text()
     assert "parameters" in card and "Tokens seen" in card and "| train | python |" in card
+    assert "## Size comparison" not in card
+    arm = {"name": "control", "layers": 2, "parameters": 123456, "minutes": 60.0, "tokens": 7_200_000,
+           "hole_ce": [5.19, 6.07, 5.43], "line": {"exact_match": 0.09, "edit_similarity": 0.2317, "parse_rate": 0.55},
+           "seed1": {"line_exact": 0.09, "line_parse": 0.5767, "lines_parse": 0.4933}}
+    (cfg.out / "size_comparison.json").write_text(json.dumps({"setup": "Same start.", "arms": [arm], "finding": "Kept."}))
+    card = write_card(cfg.out).read_text()
+    assert "## Size comparison" in card and "Kept." in card
+    assert "| control | 2 | 123,456 | 60 | 7,200,000 | 2,000 | 5.190 / 6.070 / 5.430 | 9% / 0.232 / 55% | 9.0% / 57.7%, 49.3% |" in card
     manifest = [json.loads(x) for x in (cfg.out / "corpus_manifest.jsonl").read_text().splitlines()]
     assert {row["split"] for row in manifest} <= {"train", "held_out"} and len(manifest) == 6
 
