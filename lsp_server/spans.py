@@ -11,7 +11,7 @@ import threading
 from dataclasses import dataclass
 from functools import lru_cache
 
-from model.syntax import parser_for, python_parses
+from model.syntax import parser_for, tree_accepts
 
 MAX_PARSE_CHARS = 1_000_000
 _PARSE_LOCK = threading.Lock()
@@ -77,12 +77,12 @@ def parse(text: str, language: str | None):
 
 
 def parses_cleanly(text: str, language: str | None) -> bool | None:
-    """True/False whether the text parses without errors; None when it cannot be parsed at all. Python must also
-    pass Python's own parser (`python_parses`)."""
+    """True/False whether the text parses without errors (`model.syntax.tree_accepts`: Python must also pass
+    Python's own parser); None when it cannot be parsed at all."""
     parsed = parse(text, language)
     if parsed is None:
         return None
-    return not parsed[0].root_node.has_error and (language != "python" or python_parses(text))
+    return tree_accepts(parsed[0], text, language)
 
 
 def error_spans(text: str, language: str | None, within: Span | None = None) -> list[Span]:

@@ -39,13 +39,18 @@ def python_parses(text: str) -> bool:
     return True
 
 
+def tree_accepts(tree, text: str, language: str) -> bool:
+    """Whether `tree` (tree-sitter's parse of `text`) has no error and, for Python, Python's own parser agrees:
+    the one rule for "still parses", in the server's guard and in the eval."""
+    return not tree.root_node.has_error and (language != "python" or python_parses(text))
+
+
 def parses(text: str, language: str) -> bool | None:
-    """Whether tree-sitter parses `text` without error, and for Python Python's own parser too; None when there
-    is no grammar."""
+    """Whether `text` parses by `tree_accepts`; None when there is no grammar."""
     parser = parser_for(language)
     if parser is None:
         return None
-    return not parser.parse(text.encode()).root_node.has_error and (language != "python" or python_parses(text))
+    return tree_accepts(parser.parse(text.encode()), text, language)
 
 
 def statement_ranges(text: str, language: str) -> list[tuple[int, int]]:

@@ -13,7 +13,7 @@ import math
 import random
 import shutil
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
 import torch
@@ -331,10 +331,11 @@ def save_training(model: Denoiser, opt: torch.optim.Optimizer, state: TrainState
     (cfg.out / "train_state.json").write_text(json.dumps(asdict(state), indent=2) + "\n")
     cfg_dict = {k: str(v) if isinstance(v, Path) else v for k, v in asdict(cfg).items()}
     cfg_dict["roots"] = [str(r) for r in cfg.roots]
-    # A resumed or grown run trains the checkpoint's network, whatever the command line's size flags said.
-    for name in ("vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads", "num_key_value_heads",
-                 "intermediate_size"):
-        cfg_dict[name] = getattr(model.cfg, name)
+    # A resumed or grown run trains the checkpoint's network, whatever the command line's size flags said: the
+    # fields the two configs share are the network's shape.
+    for f in fields(model.cfg):
+        if f.name in cfg_dict:
+            cfg_dict[f.name] = getattr(model.cfg, f.name)
     (cfg.out / "train_config.json").write_text(json.dumps(cfg_dict, indent=2) + "\n")
 
 
