@@ -159,7 +159,8 @@ class InstantEditServer(LanguageServer):
         """The actions' options from the settings; `completion`: for an inline completion (less context)."""
         s = self.settings
         sampler = actions.SamplerConfig(threshold=s.threshold, max_steps=s.max_steps, pad_run_above=s.pad_run_above)
-        gates = actions.Gates(s.regenerate_floor, s.completion_floor, s.repair_margin)
+        spelling_margin = s.spelling_margin if s.repair_spelling else None
+        gates = actions.Gates(s.regenerate_floor, s.completion_floor, s.repair_margin, spelling_margin)
         context = min(s.completion_context(), s.context_tokens) if completion else s.context_tokens
         return Options(sampler=sampler, context_tokens=context, index=self.index, gates=gates)
 

@@ -65,6 +65,10 @@ class Settings:
     regenerate_floor: float = 0.6
     completion_floor: float = 0.5
     repair_margin: float = 10.0
+    # Repair's spelling fixes (lsp_server/spelling.py): a unique word one keystroke from a known one is corrected
+    # when the model prefers the correction by `spelling_margin` nats; off, Repair only reopens unlikely tokens.
+    repair_spelling: bool = True
+    spelling_margin: float = 6.0
 
     def completion_context(self) -> int:
         """Context tokens of an inline completion: the setting, else 128 for the embedded model and 256 for

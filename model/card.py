@@ -69,8 +69,13 @@ def _eval_lines(results: dict | None) -> list[str]:
     return lines
 
 
-def _size_lines(comparison: dict) -> list[str]:
-    """Matched runs of two network sizes (size_comparison.json): same start, same schedule, same wall time."""
+# Matched comparisons kept beside a checkpoint: file, section title. Each holds arms trained from the same start
+# for the same wall time, evaluated on the same held-out holes.
+COMPARISONS = (("size_comparison.json", "Size comparison"), ("schedule_comparison.json", "Schedule comparison"))
+
+
+def _arm_lines(comparison: dict) -> list[str]:
+    """A matched comparison's arms side by side (size_comparison.json, schedule_comparison.json)."""
     lines = [comparison["setup"], "",
              "| arm | layers | parameters | minutes | tokens | tok/s | hole CE line / lines / random | "
              "line exact / similarity / parse | 300 more holes: line exact / parse, lines parse |",
@@ -164,9 +169,10 @@ def write_card(folder: Path) -> Path:
         from model.comparison import table_lines
 
         text += ["", "## Recipe comparison", *table_lines(comparison)]
-    sizes = _read_json(folder / "size_comparison.json")
-    if sizes:
-        text += ["", "## Size comparison", *_size_lines(sizes)]
+    for name, title in COMPARISONS:
+        arms = _read_json(folder / name)
+        if arms:
+            text += ["", f"## {title}", *_arm_lines(arms)]
     text += ["", "## Corpus", *_corpus_lines(_read_json(folder / "corpus_summary.json"))]
     text += [
         "",

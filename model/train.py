@@ -63,6 +63,13 @@ class TrainConfig:
     # (the 512-token choice keeps long context and long holes in the mix).
     infill_seq_lens: tuple[int, ...] = (128, 256, 512)
     time_budget_s: float = 3600.0
+    # Learning-rate schedule of a run: "cosine" decays from the peak over the whole run, so every session's run
+    # anneals and the next warms up again from the annealed weights. "wsd" (warmup-stable-decay) stays at the
+    # peak and decays only over the last `decay_share`: the weights at the start of the decay are kept
+    # (stable.safetensors), and the next wsd run goes on from them, so sessions add up like one long run with
+    # only the committed checkpoint annealed (Hu et al. 2024, MiniCPM; Hägele et al. 2024).
+    lr_schedule: str = "cosine"
+    decay_share: float = 0.2
     token_budget: int = 0  # 0: no token limit
     save_every_s: float = 300.0
     seed: int = 0
@@ -84,6 +91,8 @@ class TrainState:
     tokens_seen: int = 0
     elapsed_s: float = 0.0
     losses: list[float] = field(default_factory=list)  # mean loss of each logging window
+    stable_step: int = 0  # the step whose weights are in stable.safetensors (0: none kept)
+    stable_tokens: int = 0
 
 
 class FileSampler:
@@ -222,15 +231,52 @@ def mask_rows(rows, pad: int, mask: int, cfg: TrainConfig, rng: random.Random, t
     return {"ids": ids, "key_mask": key_mask, "select": select, "targets": targets, "weights": weight[masked]}
 
 
+STABLE_WEIGHTS = "stable.safetensors"
+
+
 def lr_at(cfg: TrainConfig, steps: int, progress: float) -> float:
-    """Linear warmup over a run's first steps, then cosine decay to 10% over the run's budget.
+    """Linear warmup over a run's first steps, then the schedule down to 10% of the peak by the run's end.
 
     Every run (a session's share of training) warms up again: a resumed run may start with fresh optimizer
-    moments, and the warm restart costs a few hundred steps at most.
+    moments, and the warm restart costs a few hundred steps at most. "cosine" decays over the whole run; "wsd"
+    holds the peak and decays over the last `decay_share` of it, as 1 - sqrt (Hägele et al. 2024's best shape).
     """
     if steps < cfg.warmup_steps:
         return cfg.lr * (steps + 1) / cfg.warmup_steps
-    return cfg.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress))))
+    done = min(1.0, progress)
+    if cfg.lr_schedule == "wsd":
+        into = max(0.0, done - (1.0 - cfg.decay_share)) / cfg.decay_share
+        return cfg.lr * (0.1 + 0.9 * (1.0 - math.sqrt(into)))
+    return cfg.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * done)))
+
+
+def decaying(cfg: TrainConfig, progress: float) -> bool:
+    return cfg.lr_schedule == "wsd" and progress >= 1.0 - cfg.decay_share
+
+
+def keep_stable(model: Denoiser, state: TrainState, folder: Path) -> None:
+    """The weights where a wsd run's decay begins: where the next wsd run goes on from."""
+    tensors = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
+    if model.cfg.tie_word_embeddings:
+        tensors.pop("lm_head.weight", None)  # the embedding itself, stored once (as save_network does)
+    save_file(tensors, str(folder / STABLE_WEIGHTS))
+    state.stable_step, state.stable_tokens = state.step, state.tokens_seen
+
+
+def restore_stable(model: Denoiser, folder: Path) -> bool:
+    """Load the kept stable weights into `model`; False when there are none or they no longer fit (a grown
+    network), and the run then goes on from the folder's own weights."""
+    path = folder / STABLE_WEIGHTS
+    if not path.is_file():
+        return False
+    tensors = load_file(str(path))
+    own = model.state_dict()
+    if model.cfg.tie_word_embeddings:
+        own.pop("lm_head.weight", None)
+    if set(tensors) != set(own) or any(tensors[k].shape != own[k].shape for k in own):
+        return False
+    model.load_state_dict(tensors, strict=not model.cfg.tie_word_embeddings)
+    return True
 
 
 def prepare_corpus(cfg: TrainConfig) -> Corpus:
@@ -254,6 +300,7 @@ def prepare_tokenizer(cfg: TrainConfig, corpus: Corpus) -> CodeTokenizer:
 CHECKPOINT_FILES = (
     "config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
     "train_state.json", "train_config.json", "train_log.jsonl", "runs.jsonl", "optimizer.safetensors",
+    STABLE_WEIGHTS,
 )
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json")
 # A run in training that has not yet beaten the shipped model: committed so the next session goes on with it.
@@ -373,10 +420,15 @@ def train(cfg: TrainConfig, on_log=None) -> TrainState:
         betas=(0.9, 0.95),
     )
     state = TrainState()
+    from_stable = None
     if resuming:
         if (cfg.out / "optimizer.safetensors").exists():
             restore_optimizer(opt, cfg.out)
         state = TrainState(**json.loads((cfg.out / "train_state.json").read_text()))
+        # A wsd run goes on from the last run's stable weights, not from its annealed ones (unless that run
+        # stopped before its decay: then the folder's weights are the stable trajectory itself).
+        if cfg.lr_schedule == "wsd" and 0 < state.stable_step < state.step and restore_stable(model, cfg.out):
+            from_stable = {"step": state.stable_step, "tokens": state.stable_tokens}
     rng = random.Random(cfg.seed + state.step)
     torch.manual_seed(cfg.seed + state.step)
     sampler = FileSampler(corpus.train, rng)
@@ -405,8 +457,11 @@ def train(cfg: TrainConfig, on_log=None) -> TrainState:
         batch = {k: v.to(device) for k, v in batch.items()}
         share = 0.0 if ar else recipe.open_share(state.tokens_seen)
         attn = attention_mask(batch["ids"].shape[1], share)
+        done = progress()
+        if decaying(cfg, done) and state.stable_step <= step_at_start:
+            keep_stable(model, state, cfg.out)
         for group in opt.param_groups:
-            group["lr"] = lr_at(cfg, state.step - step_at_start, progress())
+            group["lr"] = lr_at(cfg, state.step - step_at_start, done)
         with autocast:
             out = model(batch["ids"], key_mask=batch["key_mask"], select=batch["select"],
                         attn_mask=None if attn is None else attn.to(device))
@@ -449,6 +504,8 @@ def train(cfg: TrainConfig, on_log=None) -> TrainState:
             "hardware": hardware(),
             "precision": "bf16 autocast" if bf16 else "float32",
             "recipe": recipe.name,
+            "schedule": "cosine" if cfg.lr_schedule == "cosine" else f"wsd, last {cfg.decay_share:.0%} decaying",
+            **({"from_stable": from_stable} if from_stable else {}),
             "wall_s": round(time.time() - run_start, 1),
             "tokens": state.tokens_seen - tokens_at_start,
             "final_loss": state.losses[-1] if state.losses else float("nan"),

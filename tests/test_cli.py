@@ -130,3 +130,8 @@ def test_the_readme_demos_print_what_the_readme_says():
     assert re.search(r"instant-edit: [1-9]\d* tokens in .*, confidence 0\.\d\d", second.stderr)
     follow = cli("next-edits", str(root / "examples" / "sample.py"), "--edit", "6:5-6:11=config", "--diff").stdout
     assert "+            config[key.strip()] = value.strip()\n" in follow and "+    return config\n" in follow
+    assert "instant-edit infill examples/typos.py --range 1:1-19:1 --repair --diff" in readme
+    typos = cli("infill", str(root / "examples" / "typos.py"), "--range", "1:1-19:1", "--repair", "--diff")
+    assert "+            values[key.strip()] = value.strip()\n" in typos.stdout
+    assert "+    return values\n" in typos.stdout
+    assert "+        amount -= amount * discount\n" in typos.stdout

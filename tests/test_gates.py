@@ -154,10 +154,11 @@ def test_floor_table_counts_answers_and_exact_matches():
 
 def test_settings_defaults_are_the_measured_gates():
     s = Settings()
-    assert (s.regenerate_floor, s.completion_floor, s.repair_margin) == (
+    assert (s.regenerate_floor, s.completion_floor, s.repair_margin, s.spelling_margin) == (
         actions.REGENERATE_FLOOR,
         actions.COMPLETION_FLOOR,
         actions.REPAIR_MARGIN,
+        actions.SPELLING_MARGIN,
     )
 
 
@@ -171,9 +172,14 @@ def test_held_out_gates_report_on_a_few_cases(engine):
     for table in report["floors"].values():
         answered = [r["answered"] for r in table]
         assert answered == sorted(answered, reverse=True)  # a higher floor never answers more
-    for m in report["repair"]["by_margin"]:
+    repair = report["repair"]
+    for m in [*repair["by_margin"], *repair["spelling_by_margin"], repair["spelling_no_model"]]:
         assert 0 <= m["correct_changed"] <= 1 and 0 <= m["typo_fixed"] <= m["typo_changed"] <= 1
-    assert "repair:" in gates.render(report)
+    changed = [m["typo_changed"] for m in repair["spelling_by_margin"]]
+    assert changed == sorted(changed, reverse=True)  # a higher spelling margin never changes more
+    assert "repair:" in gates.render(report) and "no model" in gates.render(report)
+    only = gates.evaluate_gates(engine, cases=2, parts=("repair",))
+    assert "guard" not in only and only["repair"] == repair
 
 
 def test_cli_repair_leaves_a_correct_line_alone(tmp_path):

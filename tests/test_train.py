@@ -10,11 +10,12 @@ import sysconfig
 from pathlib import Path
 
 import torch
+from safetensors.torch import load_file
 
 from model import examples
 from model.card import write_card
 from model.tokenizer import CodeTokenizer
-from model.train import TrainConfig, train
+from model.train import TrainConfig, lr_at, train
 
 STDLIB = Path(sysconfig.get_paths()["stdlib"])
 
@@ -88,3 +89,29 @@ def test_infill_examples_tokenize_the_span_on_its_own(tmp_path):
         assert all(t == tok.special.pad for t in region[layout.truth_len :])
         assert len(layout.ids) <= cfg.seq_len
     assert seen == set(examples.SPAN_KINDS)
+
+
+def test_wsd_schedule_holds_the_peak_then_decays():
+    cfg = TrainConfig(out=Path("unused"), lr=1e-3, warmup_steps=10, lr_schedule="wsd", decay_share=0.2)
+    assert lr_at(cfg, 5, 0.0) < 1e-3  # warming up
+    assert lr_at(cfg, 100, 0.1) == lr_at(cfg, 100, 0.79) == 1e-3  # stable
+    assert 1e-4 < lr_at(cfg, 100, 0.9) < 1e-3 and math.isclose(lr_at(cfg, 100, 1.0), 1e-4)
+    cosine = TrainConfig(out=Path("unused"), lr=1e-3, warmup_steps=10)
+    assert lr_at(cosine, 100, 0.5) < 1e-3 and math.isclose(lr_at(cosine, 100, 1.0), 1e-4)
+
+
+def test_a_wsd_run_keeps_its_stable_weights_and_the_next_goes_on_from_them(tmp_path):
+    torch.set_num_threads(2)
+    tiny = tiny_config(tmp_path, tokens=96 * 8 * 24).__dict__
+    cfg = TrainConfig(**{**tiny, "lr_schedule": "wsd", "decay_share": 0.25})
+    first = train(cfg)
+    assert 0 < first.stable_step < first.step  # kept where the decay began, then decayed on
+    stable = load_file(str(cfg.out / "stable.safetensors"))
+    final = load_file(str(cfg.out / "model.safetensors"))
+    assert set(stable) == set(final) and any(not torch.equal(stable[k], final[k]) for k in final)
+
+    more = TrainConfig(**{**cfg.__dict__, "token_budget": 96 * 8 * 36})
+    second = train(more)
+    last = json.loads((cfg.out / "runs.jsonl").read_text().splitlines()[-1])
+    assert last["from_stable"] == {"step": first.stable_step, "tokens": first.stable_tokens}
+    assert last["schedule"].startswith("wsd") and second.stable_step > first.step  # its own decay kept anew

@@ -27,7 +27,9 @@ def settings_from_args(args: argparse.Namespace):
             raise ValueError("the instruction is empty")
         mode = Mode("instruction", instruction=args.instruction)
     else:
-        mode = Mode("repair", repair_margin=args.repair_margin) if args.repair else Mode("fill")
+        spelling_margin = None if args.no_spelling else args.spelling_margin
+        repair = Mode("repair", repair_margin=args.repair_margin, spelling_margin=spelling_margin)
+        mode = repair if args.repair else Mode("fill")
     kind = "write" if args.write else ("out" if args.out else "dry-run")
     out_dir = Path(args.out).resolve() if args.out else None
     output = Output(kind, out_dir, EXTENSION_BY_LANGUAGE[mode.language] if mode.language else "")

@@ -15,16 +15,19 @@ same action functions the language server calls (`lsp_server.actions`), so what 
 from __future__ import annotations
 
 import keyword
+import math
 import random
 import re
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from lsp_server import actions, spans
+from lsp_server import actions, spans, spelling
 from lsp_server.spans import Span
 from model.heldout import HeldOutCase, held_out_files, make_cases
 
 MARGINS = (2.0, 4.0, 5.0, 6.0, 7.0, 8.0, 10.0)
+SPELLING_MARGINS = (0.0, 2.0, 4.0, 6.0, 8.0, 10.0)
 FLOORS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 INSTRUCTIONS = (
     "simplify this code",
@@ -109,53 +112,110 @@ def _options(gates, sampler=None):
     return actions.Options(sampler=sampler or actions.SamplerConfig(), gates=gates)
 
 
-def measure_repair(engine, correct, typos, margins=MARGINS, on_progress: Progress | None = None) -> dict:
-    """Per margin: share of correct lines Repair changes, share of typos it fixes (and changes at all)."""
+def measure_repair(
+    engine, correct, typos, margins=MARGINS, spelling_margins=SPELLING_MARGINS, on_progress: Progress | None = None
+) -> dict:
+    """Repair as the server runs it, per token margin (spelling fixes at their default margin first), and its
+    spelling fixes alone per spelling margin: the share of correct lines changed and of typos fixed."""
 
-    rows = {m: {"correct_changed": 0, "typo_fixed": 0, "typo_changed": 0, "keyword_fixed": 0,
-                "identifier_fixed": 0} for m in margins}
+    names = ("correct_changed", "typo_fixed", "typo_changed", "keyword_fixed", "identifier_fixed")
+    rows = {m: dict.fromkeys(names, 0) for m in margins}
+    spelled_rows = {m: dict.fromkeys(names, 0) for m in spelling_margins}
+    no_model = dict.fromkeys(names, 0)
     cases = correct + typos
     for i, case in enumerate(cases):
         target = actions.Target(case.text, Span(case.start, case.end), "python")
-        request = actions.request_for(target, _options(actions.Gates()), target.old)
-        scored = [m for _, m in engine.token_margins(request)]
-        outputs: dict[float, str] = {}
-        by_reopened: dict[tuple[int, ...], str] = {}  # the same reopened tokens give the same answer
-        for m in margins:
-            reopened = tuple(j for j, g in enumerate(scored) if g >= m)
-            if not reopened:  # no token clears the margin: Repair reopens nothing and answers "nothing to repair"
-                outputs[m] = target.old
-            elif reopened in by_reopened:
-                outputs[m] = by_reopened[reopened]
-            else:
-                out = actions.repair(engine, target, _options(actions.Gates(repair_margin=m)))
-                outputs[m] = by_reopened[reopened] = out.new_text if out.replacements else target.old
-        for m, new in outputs.items():
-            r = rows[m]
-            if case.kind == "correct":
-                r["correct_changed"] += new != case.truth
-            else:
-                r["typo_changed"] += new != target.old
-                fixed = new == case.truth
-                r["typo_fixed"] += fixed
-                r[f"{case.kind}_fixed"] += fixed
+        opts = _options(actions.Gates())
+        # Every suspect's best correction whatever its gain: a spelling margin is then a filter on the gains.
+        best = spelling.fixes(engine, target.text, target.span, "python", -math.inf, opts.context_tokens)
+        for m in spelling_margins:
+            chosen = [f for f in best if f.gain >= m]
+            _count(spelled_rows[m], case, spelling.apply(target.text, target.span, chosen) if chosen else target.old)
+        _count(no_model, case, _most_used(target))
+        for m, new in _repaired(engine, target, case, best, margins).items():
+            _count(rows[m], case, new)
         if on_progress:
             on_progress("repair", i + 1, len(cases))
     n_kw = sum(c.kind == "keyword" for c in typos)
     n_id = sum(c.kind == "identifier" for c in typos)
-    table = []
-    for m in margins:
-        r = rows[m]
-        table.append({
-            "margin": m,
+
+    def rates(r: dict) -> dict:
+        return {
             "correct_changed": round(r["correct_changed"] / max(1, len(correct)), 4),
             "typo_fixed": round(r["typo_fixed"] / max(1, len(typos)), 4),
             "typo_changed": round(r["typo_changed"] / max(1, len(typos)), 4),
             "keyword_fixed": round(r["keyword_fixed"] / max(1, n_kw), 4),
             "identifier_fixed": round(r["identifier_fixed"] / max(1, n_id), 4),
-        })
+        }
+
     return {"correct": len(correct), "typos": len(typos), "keyword_typos": n_kw, "identifier_typos": n_id,
-            "by_margin": table}
+            "spelling_margin": actions.SPELLING_MARGIN,
+            "by_margin": [{"margin": m, **rates(r)} for m, r in rows.items()],
+            "spelling_by_margin": [{"spelling_margin": m, **rates(r)} for m, r in spelled_rows.items()],
+            "spelling_no_model": rates(no_model)}
+
+
+def _most_used(target) -> str:
+    """The spelling fixes with no model, for comparison: every suspect takes its candidate used most in the file
+    (a keyword that would add a parse error excluded, as in `spelling.fixes`)."""
+    counts = Counter(spelling.WORD.findall(target.text))
+    syntax = spelling.keywords(target.language)
+    chosen = []
+    for s in spelling.suspects(target.text, target.span, target.language):
+        ok = [c for c in s.candidates if not (c in syntax and spelling.breaks(target.text, s, c, target.language))]
+        if ok:
+            chosen.append(spelling.Fix(s.start, s.end, s.word, max(ok, key=lambda c: counts[c]), 0.0))
+    return spelling.apply(target.text, target.span, chosen) if chosen else target.old
+
+
+def measure_whole_files(engine, files, margins=SPELLING_MARGINS, on_progress: Progress | None = None) -> dict:
+    """Spelling fixes over whole held-out files, which are correct code: per margin, the words a Repair of the
+    whole file would change (every one a false correction), as `convert --repair` would run it."""
+    gains, suspects, no_model, lines = [], 0, 0, 0
+    for i, f in enumerate(files):
+        whole = Span(0, len(f.text))
+        target = actions.Target(f.text, whole, f.language)
+        suspects += len(spelling.suspects(f.text, whole, f.language))
+        guessed = spelling.WORD.findall(_most_used(target))
+        no_model += sum(a != b for a, b in zip(guessed, spelling.WORD.findall(f.text)))
+        gains += [x.gain for x in spelling.fixes(engine, f.text, whole, f.language, -math.inf)]
+        lines += f.text.count("\n")
+        if on_progress:
+            on_progress("whole files", i + 1, len(files))
+    return {"files": len(files), "lines": lines, "suspects": suspects, "no_model_words_changed": no_model,
+            "by_margin": [{"spelling_margin": m, "words_changed": sum(g >= m for g in gains)} for m in margins]}
+
+
+def _repaired(engine, target, case: RepairCase, best, margins) -> dict[float, str]:
+    """The span's text after the server's Repair at each token margin (the gates' other defaults)."""
+    if any(f.gain >= actions.SPELLING_MARGIN for f in best):  # spelling fixes answer before any token margin
+        out = actions.repair(engine, target, _options(actions.Gates()))
+        return dict.fromkeys(margins, out.new_text if out.replacements else target.old)
+    request = actions.request_for(target, _options(actions.Gates()), target.old)
+    scored = [m for _, m in engine.token_margins(request)]
+    outputs: dict[float, str] = {}
+    by_reopened: dict[tuple[int, ...], str] = {}  # the same reopened tokens give the same answer
+    for m in margins:
+        reopened = tuple(j for j, g in enumerate(scored) if g >= m)
+        if not reopened:  # no token clears the margin: Repair reopens nothing and answers "nothing to repair"
+            outputs[m] = target.old
+        elif reopened in by_reopened:
+            outputs[m] = by_reopened[reopened]
+        else:
+            gates = actions.Gates(repair_margin=m, spelling_margin=None)  # spelling found nothing above
+            out = actions.repair(engine, target, _options(gates))
+            outputs[m] = by_reopened[reopened] = out.new_text if out.replacements else target.old
+    return outputs
+
+
+def _count(row: dict, case: RepairCase, new: str) -> None:
+    if case.kind == "correct":
+        row["correct_changed"] += new != case.truth
+        return
+    row["typo_changed"] += new != case.text[case.start : case.end]
+    fixed = new == case.truth
+    row["typo_fixed"] += fixed
+    row[f"{case.kind}_fixed"] += fixed
 
 
 def floor_table(rows: list[dict], floors=FLOORS) -> list[dict]:
@@ -257,28 +317,43 @@ def measure_guard(engine, files, n: int, seed: int, on_progress: Progress | None
     return summary, {k: floor_table(v) for k, v in floors.items()}
 
 
-def evaluate_gates(engine, cases: int = 70, seed: int = 0, on_progress: Progress | None = None) -> dict:
-    """Everything `instant-edit eval --gates` prints: repair per margin, the floor tables, the guard count."""
+PARTS = ("guard", "repair")
+
+
+def evaluate_gates(
+    engine, cases: int = 70, seed: int = 0, on_progress: Progress | None = None, parts: tuple[str, ...] = PARTS
+) -> dict:
+    """Everything `instant-edit eval --gates` prints: the guard count and floor tables, repair per margin."""
 
     files = held_out_files()
-    guard, floors = measure_guard(engine, files, cases, seed, on_progress)
-    correct, typos = repair_cases(files, cases, seed, engine.tok)
-    repair = measure_repair(engine, correct, typos, on_progress=on_progress)
-    return {
+    report = {
         "model": engine.name,
         "held_out_files": len(files),
-        "defaults": {"repair_margin": actions.REPAIR_MARGIN, "regenerate_floor": actions.REGENERATE_FLOOR,
-                     "completion_floor": actions.COMPLETION_FLOOR},
-        "guard": guard,
-        "floors": floors,
-        "repair": repair,
+        "defaults": {"repair_margin": actions.REPAIR_MARGIN, "spelling_margin": actions.SPELLING_MARGIN,
+                     "regenerate_floor": actions.REGENERATE_FLOOR, "completion_floor": actions.COMPLETION_FLOOR},
     }
+    if "guard" in parts:
+        report["guard"], report["floors"] = measure_guard(engine, files, cases, seed, on_progress)
+    if "repair" in parts:
+        correct, typos = repair_cases(files, cases, seed, engine.tok)
+        report["repair"] = measure_repair(engine, correct, typos, on_progress=on_progress)
+        report["repair"]["whole_files"] = measure_whole_files(engine, files, on_progress=on_progress)
+    return report
 
 
 def render(report: dict) -> str:
     """The report as plain-text tables."""
-    lines = [f"model {report['model']}, {report['held_out_files']} held-out files; defaults {report['defaults']}", ""]
+    lines = [f"model {report['model']}, {report['held_out_files']} held-out files; defaults {report['defaults']}"]
+    if "guard" in report:
+        lines += _guard_lines(report)
+    if "repair" in report:
+        lines += _repair_lines(report["repair"])
+    return "\n".join(lines)
+
+
+def _guard_lines(report: dict) -> list[str]:
     g = report["guard"]
+    lines = [""]
     lines.append(
         f"syntax guard (floors off): {g['requests']} requests, {g['applied']} edits applied, "
         f"{g['refused_syntax']} refused as not parsing, "
@@ -293,20 +368,34 @@ def render(report: dict) -> str:
         lines += ["", f"confidence floor, {name}: floor | answered | exact of answered"]
         lines += [f"  {r['floor']:.1f} | {r['answered']:7.1%} ({r['answered_n']}) | {r['exact_of_answered']:6.1%}"
                   for r in table]
-    r = report["repair"]
-    lines += ["", f"repair: {r['correct']} correct lines, {r['typos']} one-typo lines ({r['keyword_typos']} keyword, "
-              f"{r['identifier_typos']} identifier): margin | correct changed | typos fixed (kw / id) | typos changed"]
-    lines += [
-        f"  {m['margin']:.1f} | {m['correct_changed']:6.1%} | {m['typo_fixed']:6.1%} ({m['keyword_fixed']:.1%} / "
-        f"{m['identifier_fixed']:.1%}) | {m['typo_changed']:6.1%}"
-        for m in r["by_margin"]
-    ]
-    return "\n".join(lines)
+    return lines
+
+
+def _repair_lines(r: dict) -> list[str]:
+    lines = ["", f"repair: {r['correct']} correct lines, {r['typos']} one-typo lines ({r['keyword_typos']} keyword, "
+              f"{r['identifier_typos']} identifier), spelling fixes at {r['spelling_margin']:g} nats first: margin | "
+              "correct changed | typos fixed (kw / id) | typos changed"]
+    lines += [_repair_row(m, f"{m['margin']:.1f}") for m in r["by_margin"]]
+    lines += ["", "spelling fixes alone: spelling margin | correct changed | typos fixed (kw / id) | typos changed"]
+    lines += [_repair_row(m, f"{m['spelling_margin']:.1f}") for m in r["spelling_by_margin"]]
+    lines.append(_repair_row(r["spelling_no_model"], "no model (the candidate used most in the file)"))
+    w = r.get("whole_files")
+    if w:
+        lines += ["", f"spelling fixes over {w['files']} whole held-out files ({w['lines']} lines of correct code, "
+                  f"{w['suspects']} suspect words): spelling margin | words changed"]
+        lines += [f"  {m['spelling_margin']:.1f} | {m['words_changed']}" for m in w["by_margin"]]
+        lines.append(f"  no model (the candidate used most in the file) | {w['no_model_words_changed']}")
+    return lines
+
+
+def _repair_row(m: dict, label: str) -> str:
+    return (f"  {label} | {m['correct_changed']:6.1%} | {m['typo_fixed']:6.1%} ({m['keyword_fixed']:.1%} / "
+            f"{m['identifier_fixed']:.1%}) | {m['typo_changed']:6.1%}")
 
 
 
 
-def run_cli(engine, cases: int, seed: int = 0) -> int:
+def run_cli(engine, cases: int, seed: int = 0, parts: tuple[str, ...] = PARTS) -> int:
     """`instant-edit eval --gates`: the tables on stderr, the report as JSON on stdout."""
     import json
     import sys
@@ -315,7 +404,7 @@ def run_cli(engine, cases: int, seed: int = 0) -> int:
         if done == total or done % 10 == 0:
             print(f"gates: {part} {done}/{total}", file=sys.stderr, flush=True)
 
-    report = evaluate_gates(engine, cases, seed, progress)
+    report = evaluate_gates(engine, cases, seed, progress, parts)
     print(render(report), file=sys.stderr)
     print(json.dumps(report))
     return 0

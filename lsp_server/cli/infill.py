@@ -8,7 +8,10 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
+from lsp_server import spelling
 from lsp_server.cli.sampler_args import add_model_args, add_repair_margin_arg, add_sampler_args, sampler_from_args
+from lsp_server.languages import detect_language
+from lsp_server.spans import Span
 
 
 class PositionError(ValueError):
@@ -84,19 +87,16 @@ def run(args: argparse.Namespace) -> int:
     sampler = sampler_from_args(args)
     if args.at and not args.allow_empty:  # as the editors' explicitly invoked completion: empty is not an answer
         sampler = replace(sampler, min_tokens=1)
-    if args.repair:  # the server's rule: reopen only tokens far below the model's best alternative
+    if args.repair:  # the server's rules: spelling fixes first, else reopen tokens far below the best alternative
+        fixed = _spelling_fixes(engine, source, Span(a, b), path, args)
+        if fixed:
+            _emit(path, source, source[:a] + spelling.apply(source, Span(a, b), fixed) + source[b:], args.diff)
+            print(f"instant-edit: spelling: {spelling.describe(fixed)}", file=sys.stderr)
+            return 0
         result = engine.repair(request, sampler, margin=args.repair_margin)
     else:
         result = engine.infill(request, sampler)
-    new_source = source[:a] + result.text + source[b:]
-    if args.diff:
-        sys.stdout.writelines(
-            difflib.unified_diff(
-                source.splitlines(keepends=True), new_source.splitlines(keepends=True), f"a/{path}", f"b/{path}"
-            )
-        )
-    else:
-        sys.stdout.write(new_source)
+    _emit(path, source, source[:a] + result.text + source[b:], args.diff)
     # The confidence is the least sure kept token's probability (the server's floors compare it); none when empty.
     sure = f", confidence {result.min_confidence:.2f}" if result.new_tokens else ""
     print(
@@ -104,6 +104,25 @@ def run(args: argparse.Namespace) -> int:
         file=sys.stderr,
     )
     return 0
+
+
+def _spelling_fixes(engine, source: str, span: Span, path: Path, args: argparse.Namespace) -> list[spelling.Fix]:
+    if args.no_spelling:
+        return []
+    language = detect_language(path=str(path))
+    return spelling.fixes(engine, source, span, language, args.spelling_margin, args.context)
+
+
+def _emit(path: Path, source: str, new_source: str, diff: bool) -> None:
+    """The new file, or with `diff` the change as a unified diff."""
+    if diff:
+        sys.stdout.writelines(
+            difflib.unified_diff(
+                source.splitlines(keepends=True), new_source.splitlines(keepends=True), f"a/{path}", f"b/{path}"
+            )
+        )
+    else:
+        sys.stdout.write(new_source)
 
 
 def register(sub: argparse._SubParsersAction) -> None:

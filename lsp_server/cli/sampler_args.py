@@ -69,3 +69,12 @@ def add_repair_margin_arg(p: argparse.ArgumentParser) -> None:
         help="with --repair: reopen a token only this far below the best alternative (default "
         f"{Settings.repair_margin:g}, as the server's repairMargin)",
     )
+    p.add_argument(
+        "--spelling-margin",
+        type=float,
+        default=Settings.spelling_margin,
+        metavar="NATS",
+        help="with --repair: correct a misspelt word when the model prefers the known word one keystroke away by "
+        f"this much (default {Settings.spelling_margin:g}, as the server's spellingMargin)",
+    )
+    p.add_argument("--no-spelling", action="store_true", help="with --repair: no spelling fixes (repairSpelling off)")

@@ -43,6 +43,8 @@ def run_train(args: argparse.Namespace) -> int:
         seq_len=args.seq_len,
         batch_size=args.batch_size,
         lr=args.lr,
+        lr_schedule=args.lr_schedule,
+        decay_share=args.decay_share,
         time_budget_s=args.minutes * 60,
         token_budget=args.tokens,
         device=args.device,
@@ -92,10 +94,10 @@ def run_eval(args: argparse.Namespace) -> int:
             report["server"] = server_latency(args.model, args.cases, args.seed, args.lsp)
         print(json.dumps(report))
         return 0
-    if getattr(args, "gates", False):  # the held-out gates instead: repair margins, floors, syntax guard
-        from lsp_server.cli.eval_gates import run_cli
+    if getattr(args, "gates", None) is not None:  # the held-out gates instead: syntax guard, floors, repair
+        from lsp_server.cli.eval_gates import PARTS, run_cli
 
-        return run_cli(engine, args.cases, args.seed)
+        return run_cli(engine, args.cases, args.seed, tuple(args.gates) or PARTS)
     cfg = EvalConfig(kinds=tuple(args.kinds), cases_per_kind=args.cases, seed=args.seed, samplers=tuple(args.samplers),
                      likelihood=args.likelihood)
     console = Console(stderr=True)
@@ -136,6 +138,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seq-len", type=int, default=512)
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--lr", type=float, default=2e-3)
+    p.add_argument(
+        "--lr-schedule", choices=["cosine", "wsd"], default="cosine",
+        help="cosine: decay over the whole run; wsd: hold the peak, decay over the last --decay-share, keep the "
+        "weights where the decay began (stable.safetensors) and go on from them in the next wsd run",
+    )
+    p.add_argument("--decay-share", type=float, default=0.2, help="wsd: the share of the run that decays")
     p.add_argument("--hidden-size", type=int, default=256)
     p.add_argument("--layers", type=int, default=4)
     p.add_argument(
@@ -165,8 +173,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     e.add_argument("--samplers", nargs="+", default=list(DEFAULT_SAMPLERS), choices=list(SAMPLERS))
     e.add_argument("--seed", type=int, default=0)
     e.add_argument("--write-card", action="store_true", help="save eval.json and refresh MODEL_CARD.md")
-    e.add_argument("--gates", action="store_true",
-                   help="measure the gates instead (lsp_server/cli/eval_gates.py): --cases requests per kind")
+    e.add_argument("--gates", nargs="*", choices=["guard", "repair"], default=None, metavar="PART",
+                   help="measure the gates instead (lsp_server/cli/eval_gates.py): --cases requests per kind; "
+                   "PART: guard (syntax guard and confidence floors) and/or repair (default: both)")
     e.add_argument("--next-edit", action="store_true",
                    help="next-edit suggestions instead (lsp_server/cli/eval_next_edits.py): --cases scenarios per kind")
     e.add_argument("--margin", type=float, default=Settings.next_edit_margin,

@@ -136,3 +136,21 @@ def _json(rng: types.Range) -> dict:
         "start": {"line": rng.start.line, "character": rng.start.character},
         "end": {"line": rng.end.line, "character": rng.end.character},
     }
+
+
+async def test_repair_corrects_misspelt_words_through_the_server(session):
+    """The server's Repair on a selection with a misspelt keyword and name: the spelling fixes come back applied,
+    with what was corrected in the message."""
+    from pathlib import Path
+
+    text = (Path(__file__).parents[2] / "examples" / "typos.py").read_text()
+    await session.start()
+    uri = session.open("typos.py", text)
+    start = text.index("            vaules")
+    rng = session.range_of(uri, start, text.index("\n\n\ndef total"))
+    reply = await session.client.workspace_execute_command_async(
+        types.ExecuteCommandParams(command="instantEdit.repair", arguments=[{"uri": uri, "range": _json(rng)}])
+    )
+    assert reply["applied"] is True and "vaules -> values" in reply["message"], reply
+    new_text = session.apply(uri, session.applied[0].edit.document_changes[0].edits)
+    assert new_text == text.replace("vaules[", "values[").replace("retrun values", "return values")

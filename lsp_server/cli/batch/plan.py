@@ -25,6 +25,8 @@ class Mode:
     # --repair: reopen a token only when it lies this many nats below the model's best alternative, as the
     # server's Repair does (lsp_server.actions.Gates.repair_margin)
     repair_margin: float = Settings.repair_margin
+    # --repair: correct misspelt words first, as the server's Repair does (lsp_server/spelling.py); None: off
+    spelling_margin: float | None = Settings.spelling_margin
 
     def __post_init__(self):
         if self.kind not in MODES:
@@ -57,6 +59,8 @@ class Job:
     repair: bool  # engine.repair (keeps the text, reopens unlikely tokens) instead of infill
     size: int = 0  # span budget in tokens, for packing
     margin: float | None = None  # a repair's margin rule (None: the syntax guard's probability bound)
+    spelling_margin: float | None = None  # a repair's spelling fixes (None: none)
+    language: str | None = None  # the file's grammar, for spelling fixes (its keywords, its strings and comments)
 
 
 @dataclass(frozen=True)
@@ -72,6 +76,14 @@ class Batch:
     @property
     def margin(self) -> float | None:
         return self.jobs[0].margin
+
+    @property
+    def spelling_margin(self) -> float | None:
+        return self.jobs[0].spelling_margin
+
+    @property
+    def languages(self) -> list[str | None]:
+        return [j.language for j in self.jobs]
 
 
 def hinted_prefix(text: str, unit: Unit, hint: str, language: str | None) -> str:
@@ -101,7 +113,8 @@ def jobs_for_unit(file: int, index: int, text: str, unit: Unit, mode: Mode, lang
     old = unit.text(text)
     if mode.kind == "repair":
         request = InfillRequest(text[: unit.start], text[unit.end :], old)
-        return [Job(file, index, 0, request, True, margin=mode.repair_margin)]
+        return [Job(file, index, 0, request, True, margin=mode.repair_margin, spelling_margin=mode.spelling_margin,
+                    language=language)]
     if mode.kind == "fill":
         jobs = []
         for n, hole in enumerate(unit_holes(text, unit, mode, language)):
@@ -118,14 +131,16 @@ def pack(jobs: list[Job], measure: Callable[[InfillRequest], int], batch_size: i
     """Jobs sorted by span budget and cut into batches (padding stays small); infills and repairs apart."""
     sized = sorted(
         (replace(j, size=measure(j.request)) for j in jobs),
-        key=lambda j: (j.repair, j.margin is None, j.margin or 0.0, j.size, j.file, j.unit, j.hole),
+        key=lambda j: (j.repair, j.margin is None, j.margin or 0.0, j.spelling_margin is None, j.spelling_margin or 0.0,
+                       j.size, j.file, j.unit, j.hole),
     )
     batches: list[Batch] = []
     current: list[Job] = []
     for job in sized:
         # Sorted ascending, so the newest job has the widest span: the batch costs its size per row.
         full = len(current) >= batch_size or job.size * (len(current) + 1) > batch_tokens
-        kind_changes = (job.repair, job.margin) != (current[0].repair, current[0].margin) if current else False
+        rule = (job.repair, job.margin, job.spelling_margin)
+        kind_changes = rule != (current[0].repair, current[0].margin, current[0].spelling_margin) if current else False
         if current and (full or kind_changes):
             batches.append(Batch(tuple(current)))
             current = []

@@ -35,11 +35,19 @@ class UnitWorker:
         return self.engine.name
 
     def run(
-        self, requests: list[InfillRequest], repair: bool, sampler: SamplerConfig, margin: float | None = None
+        self,
+        requests: list[InfillRequest],
+        repair: bool,
+        sampler: SamplerConfig,
+        margin: float | None = None,
+        spelling_margin: float | None = None,
+        languages: list[str | None] | None = None,
     ) -> list[InfillResult]:
         from lsp_server.cli.batch.runner import run_batch
 
-        return run_batch(self.engine, requests, repair, sampler, self.context_tokens, margin)
+        return run_batch(
+            self.engine, requests, repair, sampler, self.context_tokens, margin, spelling_margin, languages
+        )
 
 
 def connect(address: str) -> None:
@@ -86,7 +94,10 @@ class RayExecutor:
             while free and queue:
                 i, batch = queue.pop()
                 actor = free.pop()
-                ref = actor.run.remote([j.request for j in batch.jobs], batch.repair, sampler, batch.margin)
+                ref = actor.run.remote(
+                    [j.request for j in batch.jobs], batch.repair, sampler, batch.margin, batch.spelling_margin,
+                    batch.languages,
+                )
                 pending[ref] = (i, actor)
             ready, _ = ray.wait(list(pending), num_returns=1)
             i, actor = pending.pop(ready[0])

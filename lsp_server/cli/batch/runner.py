@@ -12,10 +12,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from lsp_server import spelling
 from lsp_server.cli.batch import guard, plan, work
 from lsp_server.cli.batch import journal as jn
 from lsp_server.cli.batch.plan import Batch, Job, Mode
 from lsp_server.cli.batch.walk import Filters, walk
+from lsp_server.spans import Span
 from model.engine import InfillRequest, InfillResult
 from model.requests import guess_budget
 from model.sampler import SamplerConfig
@@ -51,12 +53,31 @@ class Executor(Protocol):
 
 
 def run_batch(
-    engine, requests: list[InfillRequest], repair: bool, sampler: SamplerConfig, context: int, margin=None
+    engine,
+    requests: list[InfillRequest],
+    repair: bool,
+    sampler: SamplerConfig,
+    context: int,
+    margin=None,
+    spelling_margin: float | None = None,
+    languages: list[str | None] | None = None,
 ):
-    """One engine call: a batch of infills or a batch of repairs (by `margin` when given, else the bound)."""
-    if repair:
-        return engine.repair_batch(requests, sampler, context_tokens=context, margin=margin)
-    return engine.infill_batch(requests, sampler, context_tokens=context)
+    """One engine call: a batch of infills or a batch of repairs (by `margin` when given, else the bound); with
+    `spelling_margin`, a repair whose unit has misspelt words the model corrects gets those corrections instead."""
+    if not repair:
+        return engine.infill_batch(requests, sampler, context_tokens=context)
+    fixed = [[] for _ in requests]
+    if spelling_margin is not None:
+        fixed = spelling.fix_requests(engine, requests, languages or [None] * len(requests), spelling_margin, context)
+    rest = [r for r, f in zip(requests, fixed) if not f]
+    repaired = iter(engine.repair_batch(rest, sampler, context_tokens=context, margin=margin) if rest else [])
+    return [_spelled(engine, r, f, context) if f else next(repaired) for r, f in zip(requests, fixed)]
+
+
+def _spelled(engine, request: InfillRequest, fixes: list, context: int) -> InfillResult:
+    """A repair answered by spelling fixes, as an engine result (one model call scored the candidates)."""
+    text = spelling.apply(request.span, Span(0, len(request.span)), fixes)
+    return InfillResult(text, 1, 1, len(engine.tok.encode(text)), 0, len(fixes), spelling.confidence(fixes), context)
 
 
 class LocalExecutor:
@@ -68,7 +89,10 @@ class LocalExecutor:
     def run(self, batches: list[Batch], sampler: SamplerConfig) -> Iterator[tuple[int, list[InfillResult]]]:
         for i, batch in enumerate(batches):
             requests = [j.request for j in batch.jobs]
-            yield i, run_batch(self.engine, requests, batch.repair, sampler, self.context_tokens, batch.margin)
+            yield i, run_batch(
+                self.engine, requests, batch.repair, sampler, self.context_tokens, batch.margin,
+                batch.spelling_margin, batch.languages,
+            )
 
 
 class Progress(Protocol):

@@ -19,6 +19,8 @@ M.defaults = {
     regenerateFloor = nil, -- Regenerate offers nothing under this confidence (0 = off)
     completionFloor = nil, -- typing-triggered ghost text likewise; explicit requests always answer
     repairMargin = nil, -- Repair reopens a token only this many nats below the model's best alternative
+    repairSpelling = nil, -- Repair first corrects misspelt words (server: true)
+    spellingMargin = nil, -- ...when the model prefers the known word one keystroke away by this many nats (server: 2)
     -- Next edits (:help instant_edit-next); nil keeps the server's defaults.
     nextEditMargin = nil, -- a suggestion is kept when the recent edits move the new text by this many nats (server: -8)
     nextEditPauseMs = nil, -- the server prepares suggestions in the background after this pause
