@@ -21,7 +21,7 @@ import math
 import re
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 from rapidfuzz import process
@@ -129,6 +129,34 @@ def first_letter_kept(word: str, other: str) -> bool:
     return word[0] == other[0] or (word[:2] == other[1::-1] and word[2:] == other[2:])
 
 
+def proposals(text: str, span: Span, language: str | None, names: Iterable[str] = ()) -> list[Suspect]:
+    """The suspects with the candidates the grammar allows (a keyword that would add a parse error is dropped);
+    suspects left with none are dropped too. What the model then chooses from (`choose`)."""
+    syntax = keywords(language)
+    out = []
+    for s in suspects(text, span, language, names):
+        allowed = tuple(c for c in s.candidates if not (c in syntax and breaks(text, s, c, language)))
+        if allowed:
+            out.append(replace(s, candidates=allowed))
+    return out
+
+
+def choose(
+    engine, text: str, proposed: list[Suspect], margin: float, context_tokens: int | None = None
+) -> list[Fix]:
+    """The corrections the model prefers by at least `margin` nats, at most one per suspect word."""
+    items = [(text[: s.start], text[s.end :], s.word, c) for s in proposed for c in s.candidates]
+    owners = [s for s in proposed for _ in s.candidates]
+    gains: list[float] = []
+    for i in range(0, len(items), BATCH):
+        gains += preferences(engine, items[i : i + BATCH], context_tokens)
+    best: dict[int, Fix] = {}
+    for s, (_, _, _, new), gain in zip(owners, items, gains):
+        if gain >= margin and (s.start not in best or gain > best[s.start].gain):
+            best[s.start] = Fix(s.start, s.end, s.word, new, gain)
+    return [best[k] for k in sorted(best)]
+
+
 def fixes(
     engine,
     text: str,
@@ -138,24 +166,8 @@ def fixes(
     context_tokens: int | None = None,
     names: Iterable[str] = (),
 ) -> list[Fix]:
-    """The corrections the model prefers by at least `margin` nats, at most one per suspect word."""
-    found = suspects(text, span, language, names)
-    syntax = keywords(language)
-    items, owners = [], []
-    for s in found:
-        for c in s.candidates:
-            if c in syntax and breaks(text, s, c, language):
-                continue
-            items.append((text[: s.start], text[s.end :], s.word, c))
-            owners.append(s)
-    gains: list[float] = []
-    for i in range(0, len(items), BATCH):
-        gains += preferences(engine, items[i : i + BATCH], context_tokens)
-    best: dict[int, Fix] = {}
-    for s, (_, _, _, new), gain in zip(owners, items, gains):
-        if gain >= margin and (s.start not in best or gain > best[s.start].gain):
-            best[s.start] = Fix(s.start, s.end, s.word, new, gain)
-    return [best[k] for k in sorted(best)]
+    """The corrections of `text[span]` the model prefers by at least `margin` nats (`proposals`, then `choose`)."""
+    return choose(engine, text, proposals(text, span, language, names), margin, context_tokens)
 
 
 def fix_requests(

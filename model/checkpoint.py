@@ -33,14 +33,29 @@ def read_config(folder: Path) -> ModelConfig:
         raise CheckpointError(f"checkpoint {folder}: config.json is not a valid config ({e})") from e
 
 
-def save_network(model: Denoiser, folder: Path) -> None:
-    """Write config.json and model.safetensors (a tied head is stored once, as Qwen2 does)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "config.json").write_text(json.dumps(model.cfg.to_hf_dict(), indent=2) + "\n")
+def stored_tensors(model: Denoiser) -> dict[str, torch.Tensor]:
+    """The network's tensors as a checkpoint stores them (a tied head once, as Qwen2 does)."""
     state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
     if model.cfg.tie_word_embeddings:
         state.pop("lm_head.weight", None)
-    save_file(state, str(folder / "model.safetensors"), metadata={"format": "pt"})
+    return state
+
+
+def load_stored(model: Denoiser, state: dict[str, torch.Tensor], folder: Path) -> None:
+    """Put stored tensors into `model`, every name and shape checked against it first (`check_tensors`)."""
+    expected = model.state_dict()
+    if model.cfg.tie_word_embeddings:
+        state.pop("lm_head.weight", None)
+        expected.pop("lm_head.weight")
+    check_tensors(folder, state, expected)
+    model.load_state_dict(state, strict=False)
+
+
+def save_network(model: Denoiser, folder: Path) -> None:
+    """Write config.json and model.safetensors."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "config.json").write_text(json.dumps(model.cfg.to_hf_dict(), indent=2) + "\n")
+    save_file(stored_tensors(model), str(folder / "model.safetensors"), metadata={"format": "pt"})
 
 
 def check_tensors(folder: Path, state, expected: dict, shown=lambda name: name) -> None:
@@ -71,10 +86,5 @@ def load_network(folder: Path, device: str = "cpu", dtype: torch.dtype = torch.f
     except Exception as e:  # safetensors raises its own error types for corrupt files
         raise CheckpointError(f"checkpoint {folder}: model.safetensors is unreadable ({e})") from e
     model = Denoiser(cfg)
-    expected = model.state_dict()
-    if cfg.tie_word_embeddings:
-        state.pop("lm_head.weight", None)
-        expected.pop("lm_head.weight")
-    check_tensors(folder, state, expected)
-    model.load_state_dict(state, strict=False)
+    load_stored(model, state, folder)
     return model.to(device=device, dtype=dtype).eval()

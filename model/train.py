@@ -22,7 +22,7 @@ from safetensors.torch import load_file, save_file
 
 from model import edit_examples, examples
 from model.card import hardware, record_run
-from model.checkpoint import load_network, save_network
+from model.checkpoint import CheckpointError, load_network, load_stored, save_network, stored_tensors
 from model.config import ModelConfig
 from model.corpus import Corpus, SourceFile, build_corpus, default_roots, write_manifest
 from model.engine import DEFAULT_CHECKPOINT, pick_device, pick_dtype
@@ -256,10 +256,7 @@ def decaying(cfg: TrainConfig, progress: float) -> bool:
 
 def keep_stable(model: Denoiser, state: TrainState, folder: Path) -> None:
     """The weights where a wsd run's decay begins: where the next wsd run goes on from."""
-    tensors = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
-    if model.cfg.tie_word_embeddings:
-        tensors.pop("lm_head.weight", None)  # the embedding itself, stored once (as save_network does)
-    save_file(tensors, str(folder / STABLE_WEIGHTS))
+    save_file(stored_tensors(model), str(folder / STABLE_WEIGHTS))
     state.stable_step, state.stable_tokens = state.step, state.tokens_seen
 
 
@@ -269,13 +266,10 @@ def restore_stable(model: Denoiser, folder: Path) -> bool:
     path = folder / STABLE_WEIGHTS
     if not path.is_file():
         return False
-    tensors = load_file(str(path))
-    own = model.state_dict()
-    if model.cfg.tie_word_embeddings:
-        own.pop("lm_head.weight", None)
-    if set(tensors) != set(own) or any(tensors[k].shape != own[k].shape for k in own):
+    try:
+        load_stored(model, load_file(str(path)), folder)
+    except CheckpointError:
         return False
-    model.load_state_dict(tensors, strict=not model.cfg.tie_word_embeddings)
     return True
 
 

@@ -27,8 +27,7 @@ def settings_from_args(args: argparse.Namespace):
             raise ValueError("the instruction is empty")
         mode = Mode("instruction", instruction=args.instruction)
     else:
-        spelling_margin = None if args.no_spelling else args.spelling_margin
-        repair = Mode("repair", repair_margin=args.repair_margin, spelling_margin=spelling_margin)
+        repair = Mode("repair", repair_margin=args.repair_margin, spelling_margin=args.spelling_margin)
         mode = repair if args.repair else Mode("fill")
     kind = "write" if args.write else ("out" if args.out else "dry-run")
     out_dir = Path(args.out).resolve() if args.out else None

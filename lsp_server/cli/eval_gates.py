@@ -126,12 +126,13 @@ def measure_repair(
     for i, case in enumerate(cases):
         target = actions.Target(case.text, Span(case.start, case.end), "python")
         opts = _options(actions.Gates())
+        proposed = spelling.proposals(target.text, target.span, target.language)
         # Every suspect's best correction whatever its gain: a spelling margin is then a filter on the gains.
-        best = spelling.fixes(engine, target.text, target.span, "python", -math.inf, opts.context_tokens)
+        best = spelling.choose(engine, target.text, proposed, -math.inf, opts.context_tokens)
         for m in spelling_margins:
             chosen = [f for f in best if f.gain >= m]
             _count(spelled_rows[m], case, spelling.apply(target.text, target.span, chosen) if chosen else target.old)
-        _count(no_model, case, _most_used(target))
+        _count(no_model, case, _most_used(target, proposed))
         for m, new in _repaired(engine, target, case, best, margins).items():
             _count(rows[m], case, new)
         if on_progress:
@@ -155,16 +156,11 @@ def measure_repair(
             "spelling_no_model": rates(no_model)}
 
 
-def _most_used(target) -> str:
-    """The spelling fixes with no model, for comparison: every suspect takes its candidate used most in the file
-    (a keyword that would add a parse error excluded, as in `spelling.fixes`)."""
+def _most_used(target, proposed: list[spelling.Suspect]) -> str:
+    """The spelling fixes with no model, for comparison: every proposed suspect takes its candidate used most in
+    the file."""
     counts = Counter(spelling.WORD.findall(target.text))
-    syntax = spelling.keywords(target.language)
-    chosen = []
-    for s in spelling.suspects(target.text, target.span, target.language):
-        ok = [c for c in s.candidates if not (c in syntax and spelling.breaks(target.text, s, c, target.language))]
-        if ok:
-            chosen.append(spelling.Fix(s.start, s.end, s.word, max(ok, key=lambda c: counts[c]), 0.0))
+    chosen = [spelling.Fix(s.start, s.end, s.word, max(s.candidates, key=lambda c: counts[c]), 0.0) for s in proposed]
     return spelling.apply(target.text, target.span, chosen) if chosen else target.old
 
 
@@ -176,9 +172,10 @@ def measure_whole_files(engine, files, margins=SPELLING_MARGINS, on_progress: Pr
         whole = Span(0, len(f.text))
         target = actions.Target(f.text, whole, f.language)
         suspects += len(spelling.suspects(f.text, whole, f.language))
-        guessed = spelling.WORD.findall(_most_used(target))
+        proposed = spelling.proposals(f.text, whole, f.language)
+        guessed = spelling.WORD.findall(_most_used(target, proposed))
         no_model += sum(a != b for a, b in zip(guessed, spelling.WORD.findall(f.text)))
-        gains += [x.gain for x in spelling.fixes(engine, f.text, whole, f.language, -math.inf)]
+        gains += [x.gain for x in spelling.choose(engine, f.text, proposed, -math.inf)]
         lines += f.text.count("\n")
         if on_progress:
             on_progress("whole files", i + 1, len(files))

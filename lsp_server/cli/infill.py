@@ -8,7 +8,7 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from lsp_server import spelling
+from lsp_server import actions, spelling
 from lsp_server.cli.sampler_args import add_model_args, add_repair_margin_arg, add_sampler_args, sampler_from_args
 from lsp_server.languages import detect_language
 from lsp_server.spans import Span
@@ -107,10 +107,10 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _spelling_fixes(engine, source: str, span: Span, path: Path, args: argparse.Namespace) -> list[spelling.Fix]:
-    if args.no_spelling:
-        return []
-    language = detect_language(path=str(path))
-    return spelling.fixes(engine, source, span, language, args.spelling_margin, args.context)
+    """The server's Repair spelling rule (`actions.spelling_fixes`) with the command line's margin and context."""
+    target = actions.Target(source, span, detect_language(path=str(path)))
+    gates = actions.Gates(spelling_margin=args.spelling_margin)
+    return actions.spelling_fixes(engine, target, actions.Options(context_tokens=args.context, gates=gates))
 
 
 def _emit(path: Path, source: str, new_source: str, diff: bool) -> None:

@@ -77,4 +77,7 @@ def add_repair_margin_arg(p: argparse.ArgumentParser) -> None:
         help="with --repair: correct a misspelt word when the model prefers the known word one keystroke away by "
         f"this much (default {Settings.spelling_margin:g}, as the server's spellingMargin)",
     )
-    p.add_argument("--no-spelling", action="store_true", help="with --repair: no spelling fixes (repairSpelling off)")
+    p.add_argument(  # None in the same place: the gates' "no spelling fixes"
+        "--no-spelling", dest="spelling_margin", action="store_const", const=None,
+        help="with --repair: no spelling fixes (repairSpelling off)",
+    )

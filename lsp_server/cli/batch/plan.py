@@ -62,6 +62,11 @@ class Job:
     spelling_margin: float | None = None  # a repair's spelling fixes (None: none)
     language: str | None = None  # the file's grammar, for spelling fixes (its keywords, its strings and comments)
 
+    @property
+    def rule(self) -> tuple:
+        """What a batch's jobs must share: infill or repair, and a repair's margins."""
+        return self.repair, self.margin, self.spelling_margin
+
 
 @dataclass(frozen=True)
 class Batch:
@@ -139,8 +144,7 @@ def pack(jobs: list[Job], measure: Callable[[InfillRequest], int], batch_size: i
     for job in sized:
         # Sorted ascending, so the newest job has the widest span: the batch costs its size per row.
         full = len(current) >= batch_size or job.size * (len(current) + 1) > batch_tokens
-        rule = (job.repair, job.margin, job.spelling_margin)
-        kind_changes = rule != (current[0].repair, current[0].margin, current[0].spelling_margin) if current else False
+        kind_changes = job.rule != current[0].rule if current else False
         if current and (full or kind_changes):
             batches.append(Batch(tuple(current)))
             current = []
