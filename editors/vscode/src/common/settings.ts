@@ -14,6 +14,14 @@ export interface ExtensionSettings {
   nextEditPauseMs: number;
   /** Server side: a next edit is suggested when the model prefers it by this many nats (may be negative). */
   nextEditMargin: number;
+  /** Server side (the gates): least confidence of a Regenerate edit and of a typing-triggered completion (0: off). */
+  regenerateFloor: number;
+  completionFloor: number;
+  /** Server side: Repair reopens a token only when the model rates it this many nats below its best alternative. */
+  repairMargin: number;
+  /** Server side: Repair corrects misspelt words when the model prefers the fix by `spellingMargin` nats. */
+  repairSpelling: boolean;
+  spellingMargin: number;
 }
 
 /** What the server reads from initializationOptions and workspace/didChangeConfiguration (camelCase). */
@@ -25,6 +33,11 @@ export interface InitializationOptions {
   contextTokens: number;
   inlineCompletion: boolean;
   nextEditMargin: number;
+  regenerateFloor: number;
+  completionFloor: number;
+  repairMargin: number;
+  repairSpelling: boolean;
+  spellingMargin: number;
 }
 
 export const DEFAULTS: ExtensionSettings = {
@@ -39,6 +52,11 @@ export const DEFAULTS: ExtensionSettings = {
   showDraft: true,
   nextEditPauseMs: 300,
   nextEditMargin: -8.0,
+  regenerateFloor: 0.6,
+  completionFloor: 0.5,
+  repairMargin: 10.0,
+  repairSpelling: true,
+  spellingMargin: 6.0,
 };
 
 /** A getter such as `vscode.workspace.getConfiguration("instantEdit").get`. */
@@ -59,6 +77,7 @@ export function readSettings(get: Getter): ExtensionSettings {
   const inline = get<unknown>("inlineCompletion", true);
   const draft = get<unknown>("showDraft", true);
   const margin = get<unknown>("nextEditMargin", DEFAULTS.nextEditMargin);
+  const spelling = get<unknown>("repairSpelling", DEFAULTS.repairSpelling);
   return {
     serverPath: str("server.path", DEFAULTS.serverPath),
     serverArgs: Array.isArray(args) && args.every((a) => typeof a === "string") ? args : DEFAULTS.serverArgs,
@@ -71,6 +90,11 @@ export function readSettings(get: Getter): ExtensionSettings {
     showDraft: typeof draft === "boolean" ? draft : true,
     nextEditPauseMs: num("nextEdit.pauseMs", DEFAULTS.nextEditPauseMs),
     nextEditMargin: typeof margin === "number" && Number.isFinite(margin) ? margin : DEFAULTS.nextEditMargin,
+    regenerateFloor: Math.min(1, num("regenerateFloor", DEFAULTS.regenerateFloor)),
+    completionFloor: Math.min(1, num("completionFloor", DEFAULTS.completionFloor)),
+    repairMargin: num("repairMargin", DEFAULTS.repairMargin),
+    repairSpelling: typeof spelling === "boolean" ? spelling : DEFAULTS.repairSpelling,
+    spellingMargin: num("spellingMargin", DEFAULTS.spellingMargin),
   };
 }
 
@@ -83,6 +107,11 @@ export function initializationOptions(s: ExtensionSettings): InitializationOptio
     contextTokens: s.contextTokens,
     inlineCompletion: s.inlineCompletion,
     nextEditMargin: s.nextEditMargin,
+    regenerateFloor: s.regenerateFloor,
+    completionFloor: s.completionFloor,
+    repairMargin: s.repairMargin,
+    repairSpelling: s.repairSpelling,
+    spellingMargin: s.spellingMargin,
   };
 }
 

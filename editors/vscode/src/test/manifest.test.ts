@@ -32,6 +32,23 @@ test("every setting has a description, and the defaults match the code's", () =>
   assert.equal(props["instantEdit.device"].default, DEFAULTS.device);
   assert.equal(props["instantEdit.nextEdit.pauseMs"].default, DEFAULTS.nextEditPauseMs);
   assert.equal(props["instantEdit.nextEditMargin"].default, DEFAULTS.nextEditMargin);
+  for (const key of ["regenerateFloor", "completionFloor", "repairMargin", "repairSpelling", "spellingMargin"] as const) {
+    assert.equal(props[`instantEdit.${key}`]?.default, DEFAULTS[key], key);
+  }
+});
+
+test("the gate floors range over 0..1 and the margins start at 0, as the server reads them", () => {
+  const props = contributes.configuration.properties;
+  for (const key of ["regenerateFloor", "completionFloor"]) {
+    assert.equal(props[`instantEdit.${key}`].type, "number", key);
+    assert.equal(props[`instantEdit.${key}`].minimum, 0, key);
+    assert.equal(props[`instantEdit.${key}`].maximum, 1, key);
+  }
+  for (const key of ["repairMargin", "spellingMargin"]) {
+    assert.equal(props[`instantEdit.${key}`].type, "number", key);
+    assert.equal(props[`instantEdit.${key}`].minimum, 0, key);
+  }
+  assert.equal(props["instantEdit.repairSpelling"].type, "boolean");
 });
 
 test("next edits: the commands are contributed; Tab and Escape act only while a suggestion is shown", () => {

@@ -13,8 +13,43 @@ test("initializationOptions carries the server's camelCase keys only", () => {
   const s = readSettings(getterOf({ model: "/ckpt", device: "cpu", maxSteps: 12, threshold: 0.5, inlineCompletion: false }));
   assert.deepEqual(initializationOptions(s), {
     model: "/ckpt", device: "cpu", threshold: 0.5, maxSteps: 12, contextTokens: 512, inlineCompletion: false,
-    nextEditMargin: -8,
+    nextEditMargin: -8, regenerateFloor: 0.6, completionFloor: 0.5, repairMargin: 10, repairSpelling: true,
+    spellingMargin: 6,
   });
+});
+
+test("the gate settings default to the server's and go to it under its camelCase keys", () => {
+  const d = readSettings(getterOf({}));
+  assert.equal(d.regenerateFloor, 0.6);
+  assert.equal(d.completionFloor, 0.5);
+  assert.equal(d.repairMargin, 10);
+  assert.equal(d.repairSpelling, true);
+  assert.equal(d.spellingMargin, 6);
+  const s = readSettings(getterOf({
+    regenerateFloor: 0, completionFloor: 0.75, repairMargin: 4.5, repairSpelling: false, spellingMargin: 2,
+  }));
+  const o = initializationOptions(s);
+  assert.equal(o.regenerateFloor, 0);
+  assert.equal(o.completionFloor, 0.75);
+  assert.equal(o.repairMargin, 4.5);
+  assert.equal(o.repairSpelling, false);
+  assert.equal(o.spellingMargin, 2);
+});
+
+test("mistyped or out-of-range gate settings fall back to the defaults; a floor above 1 is 1", () => {
+  const s = readSettings(getterOf({
+    regenerateFloor: -0.1, completionFloor: "high", repairMargin: -3, repairSpelling: "no", spellingMargin: Infinity,
+  }));
+  assert.equal(s.regenerateFloor, DEFAULTS.regenerateFloor);
+  assert.equal(s.completionFloor, DEFAULTS.completionFloor);
+  assert.equal(s.repairMargin, DEFAULTS.repairMargin);
+  assert.equal(s.repairSpelling, DEFAULTS.repairSpelling);
+  assert.equal(s.spellingMargin, DEFAULTS.spellingMargin);
+  const high = readSettings(getterOf({ regenerateFloor: 2, completionFloor: 1.5, repairMargin: null, spellingMargin: "6" }));
+  assert.equal(high.regenerateFloor, 1);
+  assert.equal(high.completionFloor, 1);
+  assert.equal(high.repairMargin, DEFAULTS.repairMargin);
+  assert.equal(high.spellingMargin, DEFAULTS.spellingMargin);
 });
 
 test("the next-edit margin may be negative and goes to the server; the pause stays in the client", () => {
@@ -46,6 +81,7 @@ test("mistyped or out-of-range values fall back to the defaults", () => {
 test("only the server command and arguments need a restart", () => {
   const base = readSettings(getterOf({}));
   assert.equal(needsRestart(base, { ...base, threshold: 0.3, inlineCompletion: false }), false);
+  assert.equal(needsRestart(base, { ...base, regenerateFloor: 0, repairSpelling: false, spellingMargin: 3 }), false);
   assert.equal(needsRestart(base, { ...base, serverPath: "/venv/bin/instant-edit" }), true);
   assert.equal(needsRestart(base, { ...base, serverArgs: ["serve", "--device", "cpu"] }), true);
 });
