@@ -15,9 +15,10 @@ recipe=${RECIPE:-ar_adapt_dense_edits}
 lr=${LR:-1e-3}
 # cosine: every session anneals and the next warms up again; it beat wsd in session 24's matched comparison.
 schedule=${SCHEDULE:-cosine}
-# Text taken per source root (the CLI's default, 30 MB). Session 25: on site-packages files the run trained on the
-# candidate's diffusion loss is 2.396, on site-packages files the cap left out 2.474 (0.08 nats of memorising after
-# about 5.6 epochs), so a larger cap (MAX_BYTES=120000000) is the next matched comparison.
-max_bytes=${MAX_BYTES:-30000000}
+# MAX_BYTES: text taken per source root (unset: the CLI's own default, 30 MB). Session 25: on site-packages files
+# the run trained on the candidate's diffusion loss is 2.396, on site-packages files the cap left out 2.474 (0.08
+# nats of memorising after about 5.6 epochs), so a larger cap (MAX_BYTES=120000000) is the next matched comparison.
+corpus=()
+if [[ -n ${MAX_BYTES:-} ]]; then corpus=(--max-bytes-per-root "$MAX_BYTES"); fi
 OMP_NUM_THREADS=1 exec nice -n 10 instant-edit train --out "$out" --resume --minutes "$minutes" --recipe "$recipe" \
-  --lr "$lr" --lr-schedule "$schedule" --max-bytes-per-root "$max_bytes"
+  --lr "$lr" --lr-schedule "$schedule" "${corpus[@]}"
