@@ -70,23 +70,34 @@ def _eval_lines(results: dict | None) -> list[str]:
 
 
 # Matched comparisons kept beside a checkpoint: file, section title. Each holds arms trained from the same start
-# for the same wall time, evaluated on the same held-out holes.
-COMPARISONS = (("size_comparison.json", "Size comparison"), ("schedule_comparison.json", "Schedule comparison"))
+# for the same wall time or token budget (its setup says which), evaluated on the same held-out holes.
+COMPARISONS = (
+    ("size_comparison.json", "Size comparison"),
+    ("schedule_comparison.json", "Schedule comparison"),
+    ("corpus_comparison.json", "Corpus-cap comparison"),
+)
 
 
 def _arm_lines(comparison: dict) -> list[str]:
-    """A matched comparison's arms side by side (size_comparison.json, schedule_comparison.json)."""
+    """A matched comparison's arms side by side (the files in COMPARISONS). Arms may add `seed2`, exact lines on
+    1000 more held-out holes, for a column of its own."""
+    wide = any("seed2" in arm for arm in comparison["arms"])
     lines = [comparison["setup"], "",
              "| arm | layers | parameters | minutes | tokens | tok/s | hole CE line / lines / random | "
-             "line exact / similarity / parse | 300 more holes: line exact / parse, lines parse |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             "line exact / similarity / parse | 300 more holes: line exact / parse, lines parse |"
+             + (" 1000 more lines (seed 2): exact / parse |" if wide else ""),
+             "|---|---|---|---|---|---|---|---|---|" + ("---|" if wide else "")]
     for arm in comparison["arms"]:
         ce, s0, s1 = arm["hole_ce"], arm["line"], arm["seed1"]
-        lines.append(
+        row = (
             f"| {arm['name']} | {arm['layers']} | {arm['parameters']:,} | {arm['minutes']:.0f} | {arm['tokens']:,} | "
             f"{arm['tokens'] / (arm['minutes'] * 60):,.0f} | {ce[0]:.3f} / {ce[1]:.3f} / {ce[2]:.3f} | "
             f"{s0['exact_match']:.0%} / {s0['edit_similarity']:.3f} / {s0['parse_rate']:.0%} | "
             f"{s1['line_exact']:.1%} / {s1['line_parse']:.1%}, {s1['lines_parse']:.1%} |")
+        if wide:
+            s2 = arm.get("seed2")
+            row += f" {s2['line_exact']:.1%} / {s2['line_parse']:.1%} |" if s2 else " n/a |"
+        lines.append(row)
     return lines + ["", comparison["finding"]]
 
 

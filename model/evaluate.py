@@ -108,11 +108,18 @@ def evaluate(engine: Engine, cfg: EvalConfig, on_progress: Callable[[str, str, i
         if cfg.likelihood:
             report[kind]["likelihood"] = likelihood(engine, cases)
         for name in cfg.samplers:
-            sampler = SAMPLERS[name]
-            rows = []
-            for i, case in enumerate(cases):
-                rows.append(score_case(engine, case, sampler))
-                if on_progress:
-                    on_progress(kind, name, i + 1)
-            report[kind][name] = summarize(rows)
+            report[kind][name] = summarize(sampled_rows(engine, cases, kind, name, on_progress))
     return report
+
+
+def sampled_rows(
+    engine: Engine, cases: list[HeldOutCase], kind: str, sampler: str,
+    on_progress: Callable[[str, str, int], None] | None = None,
+) -> list[dict]:
+    """score_case for every case with the named sampler, reporting progress as (kind, sampler, done)."""
+    rows = []
+    for i, case in enumerate(cases):
+        rows.append(score_case(engine, case, SAMPLERS[sampler]))
+        if on_progress:
+            on_progress(kind, sampler, i + 1)
+    return rows

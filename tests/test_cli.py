@@ -91,6 +91,34 @@ def test_eval_reports_every_metric_for_the_chosen_samplers():
         assert metrics["nfe_per_token"] > 0
 
 
+def test_eval_against_pairs_two_checkpoints_on_the_same_holes():
+    """`eval --against`: each side's figures are what a plain eval of that model gives on those holes, and the
+    splits count holes only one side gets right (none when a model meets itself)."""
+    root = Path(__file__).resolve().parent.parent
+    default, candidate = root / "model" / "weights" / "default", root / "model" / "weights" / "candidate"
+    args = ("--kinds", "line", "--cases", "4", "--samplers", "fast", "--seed", "3")
+    proc = cli("eval", "--model", str(candidate), "--against", str(default), *args, "--likelihood")
+    paired = json.loads(proc.stdout.strip().splitlines()[-1])["line"]
+    def alone_report(m: Path) -> dict:
+        return json.loads(cli("eval", "--model", str(m), *args, "--likelihood").stdout.strip().splitlines()[-1])
+
+    alone = {m: alone_report(m)["line"] for m in (candidate, default)}
+    assert paired["fast"]["a"] == alone[candidate]["fast"] and paired["fast"]["b"] == alone[default]["fast"]
+    assert paired["likelihood"] == {"a": alone[candidate]["likelihood"], "b": alone[default]["likelihood"]}
+    assert "exact A / B" in proc.stderr and f"B: {default}" in proc.stderr
+    same = json.loads(cli("eval", "--against", str(default), *args).stdout.strip().splitlines()[-1])["line"]["fast"]
+    assert same["a"] == same["b"]
+    assert same["exact"] == same["parses"] == {"only_a": 0, "only_b": 0, "p": 1.0}
+
+
+def test_sign_test_is_the_exact_two_sided_binomial():
+    from model.paired import sign_test
+
+    assert sign_test(0, 0) == 1.0 and sign_test(4, 4) == 1.0
+    assert sign_test(0, 5) == sign_test(5, 0) == 2 / 32  # all 5 one way: 2 * (1/2)^5
+    assert abs(sign_test(5, 13) - 0.0963) < 1e-4
+
+
 def test_next_edits_makes_the_edits_and_prints_the_ones_they_call_for(tmp_path):
     """A rename at one place: the other uses are judged by the real model; margin -100 keeps them all, so the
     test checks the plumbing, not the model's judgement (README "Next edits" has that)."""

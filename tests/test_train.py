@@ -63,6 +63,12 @@ def test_loss_falls_and_training_resumes(tmp_path):
     card = write_card(cfg.out).read_text()
     assert "## Size comparison" in card and "Kept." in card
     assert "| control | 2 | 123,456 | 60 | 7,200,000 | 2,000 | 5.190 / 6.070 / 5.430 | 9% / 0.232 / 55% | 9.0% / 57.7%, 49.3% |" in card
+    wider = {**arm, "name": "bigger corpus", "seed2": {"line_exact": 0.081, "line_parse": 0.612}}
+    (cfg.out / "corpus_comparison.json").write_text(
+        json.dumps({"setup": "Same tokens.", "arms": [arm, wider], "finding": "Chosen."}))
+    card = write_card(cfg.out).read_text()
+    assert "## Corpus-cap comparison" in card and "1000 more lines (seed 2): exact / parse |" in card
+    assert "57.7%, 49.3% | n/a |" in card and "57.7%, 49.3% | 8.1% / 61.2% |" in card
     manifest = [json.loads(x) for x in (cfg.out / "corpus_manifest.jsonl").read_text().splitlines()]
     assert {row["split"] for row in manifest} <= {"train", "held_out"} and len(manifest) == 6
 

@@ -101,6 +101,8 @@ def run_eval(args: argparse.Namespace) -> int:
     cfg = EvalConfig(kinds=tuple(args.kinds), cases_per_kind=args.cases, seed=args.seed, samplers=tuple(args.samplers),
                      likelihood=args.likelihood)
     console = Console(stderr=True)
+    if getattr(args, "against", None):  # two checkpoints, hole by hole
+        return _run_paired(engine, model.load(args.against, device=args.device), cfg, args, console)
     total = len(cfg.kinds) * len(cfg.samplers) * cfg.cases_per_kind
     with Progress(TextColumn("[bold]eval"), BarColumn(), TextColumn("{task.description}"), console=console) as prog:
         task = prog.add_task("", total=total)
@@ -121,6 +123,21 @@ def run_eval(args: argparse.Namespace) -> int:
         folder = Path(args.model) if args.model else model.engine.DEFAULT_CHECKPOINT
         (folder / "eval.json").write_text(json.dumps(report, indent=2) + "\n")
         console.print(f"wrote {write_card(folder)}")
+    print(json.dumps(report))
+    return 0
+
+
+def _run_paired(engine, other, cfg, args: argparse.Namespace, console: Console) -> int:
+    """`eval --against DIR`: both models on the same holes; the splits on stderr, the report as JSON on stdout."""
+    from model.paired import compare, render
+
+    total = 2 * len(cfg.kinds) * len(cfg.samplers) * cfg.cases_per_kind
+    with Progress(TextColumn("[bold]eval"), BarColumn(), TextColumn("{task.description}"), console=console) as prog:
+        task = prog.add_task("", total=total)
+        report = compare(engine, other, cfg, lambda kind, name, i: prog.update(task, advance=1,
+                                                                               description=f"{kind} {name}"))
+    for line in render(report, args.model or "the embedded model", args.against):
+        print(line, file=sys.stderr)  # plain: the console would wrap the long rows
     print(json.dumps(report))
     return 0
 
@@ -182,6 +199,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="--next-edit: the server's nextEditMargin")
     e.add_argument("--lsp", type=int, default=0, metavar="N",
                    help="--next-edit: also time N scenarios' nextEdits requests through the real server")
+    e.add_argument("--against", default=None, metavar="DIR",
+                   help="also run this checkpoint on the same holes and compare them hole by hole: the holes only "
+                   "one model gets right (or parsing) and a sign test on them (model/paired.py)")
     e.add_argument("--likelihood", action="store_true",
                    help="also score the true span in one pass: cross-entropy and token accuracy per kind")
     e.set_defaults(func=run_eval)
