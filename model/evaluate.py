@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import difflib
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 
 import torch
@@ -98,12 +98,17 @@ def likelihood(engine: Engine, cases: list[HeldOutCase]) -> dict:
             "perplexity": round(math.exp(min(ce, 50)), 2)}
 
 
+def held_out_holes(cfg: EvalConfig, tok) -> Iterator[tuple[str, list[HeldOutCase]]]:
+    """(kind, cases) for each span kind of `cfg`: the held-out holes every report on it is measured on."""
+    files = held_out_files()
+    for kind in cfg.kinds:
+        yield kind, make_cases(files, kind, cfg.cases_per_kind, cfg.seed, MAX_TRUTH_TOKENS.get(kind, 128), tok)
+
+
 def evaluate(engine: Engine, cfg: EvalConfig, on_progress: Callable[[str, str, int], None] | None = None) -> dict:
     """{kind: {sampler: metrics}} over the same held-out holes for every sampler."""
-    files = held_out_files()
     report: dict = {}
-    for kind in cfg.kinds:
-        cases = make_cases(files, kind, cfg.cases_per_kind, cfg.seed, MAX_TRUTH_TOKENS.get(kind, 128), engine.tok)
+    for kind, cases in held_out_holes(cfg, engine.tok):
         report[kind] = {}
         if cfg.likelihood:
             report[kind]["likelihood"] = likelihood(engine, cases)

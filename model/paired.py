@@ -11,8 +11,7 @@ import math
 from collections.abc import Callable
 
 from model.engine import Engine
-from model.evaluate import MAX_TRUTH_TOKENS, EvalConfig, likelihood, sampled_rows, summarize
-from model.heldout import held_out_files, make_cases
+from model.evaluate import EvalConfig, held_out_holes, likelihood, sampled_rows, summarize
 
 
 def sign_test(only_a: int, only_b: int) -> float:
@@ -37,11 +36,9 @@ def compare(
 ) -> dict:
     """{kind: {sampler: {a, b, exact, parses}}}: each model's summary on the same holes, and the paired splits
     (with `cfg.likelihood`, also {kind: {"likelihood": {a, b}}}: the true span's cross-entropy for each)."""
-    files = held_out_files()
     report: dict = {}
-    for kind in cfg.kinds:
-        # The holes are cut with the first model's tokenizer (its truth-length limit), then given to both.
-        cases = make_cases(files, kind, cfg.cases_per_kind, cfg.seed, MAX_TRUTH_TOKENS.get(kind, 128), engine.tok)
+    # The holes are cut with the first model's tokenizer (its truth-length limit), then given to both.
+    for kind, cases in held_out_holes(cfg, engine.tok):
         report[kind] = {}
         if cfg.likelihood:
             report[kind]["likelihood"] = {"a": likelihood(engine, cases), "b": likelihood(other, cases)}
