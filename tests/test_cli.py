@@ -99,6 +99,7 @@ def test_eval_against_pairs_two_checkpoints_on_the_same_holes():
     args = ("--kinds", "line", "--cases", "4", "--samplers", "fast", "--seed", "3")
     proc = cli("eval", "--model", str(candidate), "--against", str(default), *args, "--likelihood")
     paired = json.loads(proc.stdout.strip().splitlines()[-1])["line"]
+
     def alone_report(m: Path) -> dict:
         return json.loads(cli("eval", "--model", str(m), *args, "--likelihood").stdout.strip().splitlines()[-1])
 

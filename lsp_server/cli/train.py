@@ -103,10 +103,8 @@ def run_eval(args: argparse.Namespace) -> int:
     console = Console(stderr=True)
     if getattr(args, "against", None):  # two checkpoints, hole by hole
         return _run_paired(engine, model.load(args.against, device=args.device), cfg, args, console)
-    total = len(cfg.kinds) * len(cfg.samplers) * cfg.cases_per_kind
-    with Progress(TextColumn("[bold]eval"), BarColumn(), TextColumn("{task.description}"), console=console) as prog:
-        task = prog.add_task("", total=total)
-        report = evaluate(engine, cfg, lambda kind, name, i: prog.update(task, advance=1, description=f"{kind} {name}"))
+    report = _with_progress(console, len(cfg.kinds) * len(cfg.samplers) * cfg.cases_per_kind,
+                            lambda progress: evaluate(engine, cfg, progress))
     table = Table("span kind", "sampler", "cases", "exact match", "edit sim.", "still parses", "NFE/token")
     for kind, by_sampler in report.items():
         if "likelihood" in by_sampler:
@@ -127,15 +125,19 @@ def run_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def _with_progress(console: Console, total: int, run):
+    """`run(on_progress)` under the eval's progress bar: one step per sampled hole, labelled by kind and sampler."""
+    with Progress(TextColumn("[bold]eval"), BarColumn(), TextColumn("{task.description}"), console=console) as prog:
+        task = prog.add_task("", total=total)
+        return run(lambda kind, name, i: prog.update(task, advance=1, description=f"{kind} {name}"))
+
+
 def _run_paired(engine, other, cfg, args: argparse.Namespace, console: Console) -> int:
     """`eval --against DIR`: both models on the same holes; the splits on stderr, the report as JSON on stdout."""
     from model.paired import compare, render
 
-    total = 2 * len(cfg.kinds) * len(cfg.samplers) * cfg.cases_per_kind
-    with Progress(TextColumn("[bold]eval"), BarColumn(), TextColumn("{task.description}"), console=console) as prog:
-        task = prog.add_task("", total=total)
-        report = compare(engine, other, cfg, lambda kind, name, i: prog.update(task, advance=1,
-                                                                               description=f"{kind} {name}"))
+    report = _with_progress(console, 2 * len(cfg.kinds) * len(cfg.samplers) * cfg.cases_per_kind,
+                            lambda progress: compare(engine, other, cfg, progress))
     for line in render(report, args.model or "the embedded model", args.against):
         print(line, file=sys.stderr)  # plain: the console would wrap the long rows
     print(json.dumps(report))
