@@ -75,6 +75,7 @@ COMPARISONS = (
     ("size_comparison.json", "Size comparison"),
     ("schedule_comparison.json", "Schedule comparison"),
     ("corpus_comparison.json", "Corpus-cap comparison"),
+    ("lr_comparison.json", "Learning-rate comparison"),
 )
 
 

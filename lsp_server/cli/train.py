@@ -85,6 +85,10 @@ def run_eval(args: argparse.Namespace) -> int:
     from model.card import write_card
     from model.evaluate import EvalConfig, evaluate
 
+    clash = _against_clash(args)
+    if clash:
+        print(f"instant-edit eval: --against compares held-out holes only; it does not take {clash}", file=sys.stderr)
+        return 2
     engine = model.load(args.model, device=args.device)
     if getattr(args, "next_edit", False):  # next-edit suggestions on scenarios cut from held-out files
         from lsp_server.cli.eval_next_edits import run, server_latency
@@ -123,6 +127,17 @@ def run_eval(args: argparse.Namespace) -> int:
         console.print(f"wrote {write_card(folder)}")
     print(json.dumps(report))
     return 0
+
+
+def _against_clash(args: argparse.Namespace) -> str:
+    """The option that `--against` cannot go with, if any: the gates, next edits and the card measure one model."""
+    if not getattr(args, "against", None):
+        return ""
+    for flag, on in (("--gates", getattr(args, "gates", None) is not None),
+                     ("--next-edit", getattr(args, "next_edit", False)), ("--write-card", args.write_card)):
+        if on:
+            return flag
+    return ""
 
 
 def _with_progress(console: Console, total: int, run):

@@ -31,7 +31,8 @@ async def _run(session, command: str, uri: str, rng: types.Range, **extra) -> di
 async def test_regenerate_under_the_floor_is_refused_then_applied_only_when_asked(session):
     await session.start(options={"regenerateFloor": 1.01})  # no answer is that sure: every one is refused
     uri = session.open("a.py", NOISE)
-    span = (NOISE.index("zzq ="), NOISE.index("\n    return"))
+    # The right-hand side, where an empty answer would not parse: the model has to write something to refuse.
+    span = (NOISE.index("qqz +"), NOISE.index("\n    return"))
     rng = session.range_of(uri, *span)
     reply = await _run(session, "instantEdit.regenerate", uri, rng)
     assert reply["applied"] is False and reply["refused"] == "confidence", reply
