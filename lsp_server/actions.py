@@ -24,7 +24,7 @@ StopFlag = Callable[[], bool]
 GUARD_ROUNDS = 3
 # Defaults of the gates (settings regenerateFloor, completionFloor, repairMargin), chosen from `instant-edit eval
 # --gates` on held-out files with the embedded model (README, "Guard and floors"; CHANGELOG).
-REGENERATE_FLOOR = 0.7
+REGENERATE_FLOOR = 0.8
 COMPLETION_FLOOR = 0.5
 REPAIR_MARGIN = 10.0
 # Repair's spelling fixes: a known word one keystroke from a unique one replaces it when the model prefers it by

@@ -62,7 +62,7 @@ class Settings:
     next_edit_pause_ms: float = 300.0
     # The gates (lsp_server.actions.Gates): confidence floors for Regenerate and typing-triggered completions
     # (0: off) and Repair's margin in nats.
-    regenerate_floor: float = 0.7
+    regenerate_floor: float = 0.8
     completion_floor: float = 0.5
     repair_margin: float = 10.0
     # Repair's spelling fixes (lsp_server/spelling.py): a unique word one keystroke from a known one is corrected

@@ -164,8 +164,8 @@ def test_the_readme_demos_print_what_the_readme_says():
     first = cli("infill", str(unfinished), "--at", "20:21", "--diff").stdout
     assert "-        return self.\n" in first and "+        return self.count\n" in first
     second = cli("infill", str(unfinished), "--at", "7:15", "--diff")
-    # Session 27's default writes the right name with a stray trailing comma (Python accepts it); the README says so.
-    assert "+    with open(path,) as fh:\n" in second.stdout
+    # Session 28's default writes the right name (session 27's added a stray trailing comma); the README says so.
+    assert "+    with open(path) as fh:\n" in second.stdout
     # An insertion asked for says something (`--allow-empty` lets the model answer nothing), with its confidence.
     assert re.search(r"instant-edit: [1-9]\d* tokens in .*, confidence 0\.\d\d", second.stderr)
     follow = cli("next-edits", str(root / "examples" / "sample.py"), "--edit", "6:5-6:11=config", "--diff").stdout

@@ -34,10 +34,12 @@ def hits(engine, sampler) -> int:
 
 # Chance is 0. The shipped model fills none of these yet: 0/12 with both samplers for the from-scratch model of
 # 2026-11-27, on 2026-11-29 for the default of session 20 (67.8M tokens) and the 86.3M-token candidate, and on
-# 2026-11-30 for session 22's default (103.8M) and session 27's (195.4M) (`python3 -m pytest
-# tests/test_embedded_model.py -rxX`); they answer `pass`, `return self`, `return x`, `try:` or a lone `"""`, and
-# session 27's comes closer (`self.count = 1`, `self.x = x`, `main.main()`). The expectation stays, marked as a known
-# failure, so a better checkpoint shows up here as XPASS; the model issue stays open until then.
+# 2026-11-30 for session 22's default (103.8M), session 27's (195.4M) and session 28's (213.1M) (`python3 -m
+# pytest tests/test_embedded_model.py -rxX`); they answer `pass`, `return self`, `return x`, `try:` or a lone
+# `"""`; session 27's came closer (`self.count = 1`, `self.x = x`, `main.main()`), session 28's answers short
+# (`return f` for `return f.read()`, `return n` for `return n % 2 == 0`, `unittest.main()` for `main()`). The
+# expectation stays, marked as a known failure, so a better checkpoint shows up here as XPASS; the model issue
+# stays open until then.
 MIN_HITS_GREEDY = 3
 NOT_YET = pytest.mark.xfail(reason="the shipped model is undertrained: 0/12 measured", strict=False)
 

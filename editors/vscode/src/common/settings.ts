@@ -52,7 +52,7 @@ export const DEFAULTS: ExtensionSettings = {
   showDraft: true,
   nextEditPauseMs: 300,
   nextEditMargin: -8.0,
-  regenerateFloor: 0.7,
+  regenerateFloor: 0.8,
   completionFloor: 0.5,
   repairMargin: 10.0,
   repairSpelling: true,
