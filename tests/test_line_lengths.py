@@ -38,6 +38,6 @@ def test_chain_logprob_prefers_the_files_own_line(engine):
     _, cases = next(held_out_holes(EvalConfig(kinds=("line",), cases_per_kind=1, seed=0), engine.tok))
     case = cases[0]
     own, n = script.chain_logprob(engine, case, case.truth, 32)
-    scrambled, m = script.chain_logprob(engine, case, case.truth[::-1], 32)
+    scrambled, _ = script.chain_logprob(engine, case, case.truth[::-1], 32)
     assert n == len(engine.tok.encode(case.truth)) + 1
     assert own < 0 and scrambled < own
