@@ -35,6 +35,11 @@ def record_run(folder: Path, run: dict) -> None:
         fh.write(json.dumps(run) + "\n")
 
 
+def _loss(value) -> str:
+    """A run's final loss; a soup of runs (model/average.py) trains nothing and has none."""
+    return "" if value is None else f"{value:.3f}"
+
+
 def _read_json(path: Path):
     return json.loads(path.read_text()) if path.exists() else None
 
@@ -76,7 +81,10 @@ COMPARISONS = (
     ("schedule_comparison.json", "Schedule comparison"),
     ("corpus_comparison.json", "Corpus-cap comparison"),
     ("lr_comparison.json", "Learning-rate comparison"),
+    ("window_comparison.json", "Window-length comparison"),
 )
+# Soups of runs (model/average.py) against their members, hole by hole on the same held-out lines.
+AVERAGING = ("averaging_comparison.json", "Averaging comparison")
 
 
 def _arm_lines(comparison: dict) -> list[str]:
@@ -119,6 +127,23 @@ AR_ADAPT_OBJECTIVE = (
     "probability that grows from 0 to 1), then the MDLM bound (t ~ U(0.05, 1), weighted 1/t) on plain windows "
     "mixed 40/60 with span infill in the server's shape (pad-filled budgets). {holes}"
 )
+
+
+def _soup_lines(comparison: dict) -> list[str]:
+    """Checkpoints and soups of them, each against the same reference on the same 1000 held-out lines."""
+    lines = [comparison["setup"], "",
+             "| checkpoint | made of | core-minutes | tokens trained | hole CE line / lines / random (100) | "
+             "1000 lines: hole CE | exact (only it / only ref.) | parse (only it / only ref.) | similarity |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for row in comparison["rows"]:
+        ce, p = row["hole_ce"], row["paired"]
+        lines.append(
+            f"| {row['name']} | {row['made_of']} | {row['core_minutes']:.0f} | {row['tokens']:,} | "
+            f"{ce[0]:.3f} / {ce[1]:.3f} / {ce[2]:.3f} | {p['hole_ce']:.3f} | "
+            f"{p['exact']:.1%} ({p['exact_only'][0]} / {p['exact_only'][1]}, p {p['exact_p']:.2g}) | "
+            f"{p['parse']:.1%} ({p['parse_only'][0]} / {p['parse_only'][1]}, p {p['parse_p']:.2g}) | "
+            f"{p['similarity']:.3f} |")
+    return lines + ["", comparison["finding"]]
 
 
 def _objective_lines(recipe_name: str, cfg: ModelConfig) -> list[str]:
@@ -174,7 +199,7 @@ def write_card(folder: Path) -> Path:
         text.append(
             f"| {i} | {run['hardware']} | {run.get('precision', 'float32')} | {run.get('recipe', 'mdlm')} | "
             f"{run['wall_s'] / 60:.1f} | "
-            f"{run['tokens']:,} | {run['final_loss']:.3f} | {run.get('note', '')} |"
+            f"{run['tokens']:,} | {_loss(run.get('final_loss'))} | {run.get('note', '')} |"
         )
     comparison = _read_json(folder / "recipe_comparison.json")
     if comparison:
@@ -185,6 +210,9 @@ def write_card(folder: Path) -> Path:
         arms = _read_json(folder / name)
         if arms:
             text += ["", f"## {title}", *_arm_lines(arms)]
+    soups = _read_json(folder / AVERAGING[0])
+    if soups:
+        text += ["", f"## {AVERAGING[1]}", *_soup_lines(soups)]
     text += ["", "## Corpus", *_corpus_lines(_read_json(folder / "corpus_summary.json"))]
     text += [
         "",

@@ -502,6 +502,7 @@ def train(cfg: TrainConfig, on_log=None) -> TrainState:
             **({"from_stable": from_stable} if from_stable else {}),
             "wall_s": round(time.time() - run_start, 1),
             "tokens": state.tokens_seen - tokens_at_start,
+            "steps": state.step - step_at_start,
             "final_loss": state.losses[-1] if state.losses else float("nan"),
         },
     )

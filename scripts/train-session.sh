@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # One session's share of the embedded model's training: continue the last committed run on one core.
 #   bash scripts/train-session.sh MINUTES [OUT]      (OUT: default runs/session)
+#   SIBLINGS=1 bash scripts/train-session.sh MINUTES [OUT]   (two runs, one per core, averaged into OUT)
 # The run resumes model/weights/candidate when it is committed, else the shipped model (instant-edit train
 # --resume). Afterwards: instant-edit eval --model OUT ... and commit OUT's model into model/weights/candidate
 # (or over model/weights/default when it beats the shipped model), with its runs.jsonl and card.
@@ -22,5 +23,17 @@ schedule=${SCHEDULE:-cosine}
 # lost to 30 MB, hole CE 5.25 against 5.17 on lines (the held-out files are the standard library's), so it stays unset.
 corpus=()
 if [[ -n ${MAX_BYTES:-} ]]; then corpus=(--max-bytes-per-root "$MAX_BYTES"); fi
-OMP_NUM_THREADS=1 exec nice -n 10 instant-edit train --out "$out" --resume --minutes "$minutes" --recipe "$recipe" \
-  --lr "$lr" --lr-schedule "$schedule" "${corpus[@]}"
+run() {  # run OUT SEED
+  OMP_NUM_THREADS=1 nice -n 10 instant-edit train --out "$1" --resume --minutes "$minutes" --recipe "$recipe" \
+    --lr "$lr" --lr-schedule "$schedule" --seed "$2" "${corpus[@]}"
+}
+# SIBLINGS=1: for a session whose other work leaves the second core free, a sibling run trains there too (its own
+# seed, so its own batches), and the two are averaged into OUT at the end (instant-edit average, model/average.py).
+# Session 29 (model card, "Averaging comparison"): two 55-minute siblings averaged beat each of them hole by hole.
+if [[ ${SIBLINGS:-0} == 1 ]]; then
+  run "$out-a" 0 &
+  run "$out-b" 1 &
+  wait
+  exec instant-edit average "$out-a" "$out-b" --out "$out"
+fi
+run "$out" 0

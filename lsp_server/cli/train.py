@@ -1,4 +1,4 @@
-"""`instant-edit train` and `instant-edit eval`: the embedded model's recipe and its held-out evaluation."""
+"""`instant-edit train`, `average` and `eval`: the embedded model's recipe, soups of runs, held-out evaluation."""
 
 from __future__ import annotations
 
@@ -159,6 +159,21 @@ def _run_paired(engine, other, cfg, args: argparse.Namespace, console: Console) 
     return 0
 
 
+def run_average(args: argparse.Namespace) -> int:
+    from model.average import average_runs
+    from model.card import write_card
+    from model.checkpoint import CheckpointError
+
+    try:
+        out = average_runs([Path(d) for d in args.runs], Path(args.out))
+    except (CheckpointError, ValueError) as e:
+        print(f"instant-edit average: {e}", file=sys.stderr)
+        return 2
+    write_card(out)
+    print(f"averaged {len(args.runs)} checkpoints into {out}", file=sys.stderr)
+    return 0
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     from model.evaluate import DEFAULT_SAMPLERS, SAMPLERS
     from model.recipe import RECIPES
@@ -198,6 +213,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--anneal-tokens", type=int, default=None, help="attention annealing tokens (recipe's own)")
     p.add_argument("--save-every-minutes", type=float, default=5.0)
     p.set_defaults(func=run_train)
+
+    a = sub.add_parser("average", help="average the weights of runs from one start into a new checkpoint (a soup)")
+    a.add_argument("runs", nargs="+", metavar="DIR", help="two or more checkpoint folders of the same network")
+    a.add_argument("--out", required=True, help="new folder for the averaged checkpoint (model/average.py)")
+    a.set_defaults(func=run_average)
 
     e = sub.add_parser("eval", help="evaluate a checkpoint on held-out files")
     e.add_argument("--model", default=None, help="checkpoint folder (default: the embedded model)")
