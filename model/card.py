@@ -129,6 +129,10 @@ AR_ADAPT_OBJECTIVE = (
 )
 
 
+def _p(value: float) -> str:
+    return "< 0.001" if value < 0.001 else f"{value:.2g}"
+
+
 def _soup_lines(comparison: dict) -> list[str]:
     """Checkpoints and soups of them, each against the same reference on the same 1000 held-out lines."""
     lines = [comparison["setup"], "",
@@ -137,11 +141,12 @@ def _soup_lines(comparison: dict) -> list[str]:
              "|---|---|---|---|---|---|---|---|---|"]
     for row in comparison["rows"]:
         ce, p = row["hole_ce"], row["paired"]
+        ce_text = f"{ce[0]:.3f} / {ce[1]:.3f} / {ce[2]:.3f}" if ce else "not measured"
         lines.append(
             f"| {row['name']} | {row['made_of']} | {row['core_minutes']:.0f} | {row['tokens']:,} | "
-            f"{ce[0]:.3f} / {ce[1]:.3f} / {ce[2]:.3f} | {p['hole_ce']:.3f} | "
-            f"{p['exact']:.1%} ({p['exact_only'][0]} / {p['exact_only'][1]}, p {p['exact_p']:.2g}) | "
-            f"{p['parse']:.1%} ({p['parse_only'][0]} / {p['parse_only'][1]}, p {p['parse_p']:.2g}) | "
+            f"{ce_text} | {p['hole_ce']:.3f} | "
+            f"{p['exact']:.1%} ({p['exact_only'][0]} / {p['exact_only'][1]}, p {_p(p['exact_p'])}) | "
+            f"{p['parse']:.1%} ({p['parse_only'][0]} / {p['parse_only'][1]}, p {_p(p['parse_p'])}) | "
             f"{p['similarity']:.3f} |")
     return lines + ["", comparison["finding"]]
 

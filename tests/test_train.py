@@ -69,6 +69,18 @@ def test_loss_falls_and_training_resumes(tmp_path):
     card = write_card(cfg.out).read_text()
     assert "## Corpus-cap comparison" in card and "1000 more lines (seed 2): exact / parse |" in card
     assert "57.7%, 49.3% | n/a |" in card and "57.7%, 49.3% | 8.1% / 61.2% |" in card
+    paired = {"hole_ce": 4.955, "exact": 0.092, "exact_only": [9, 1], "exact_p": 0.0215, "parse": 0.697,
+              "parse_only": [43, 72], "parse_p": 0.0004, "similarity": 0.282}
+    soups = [{"name": "soup", "made_of": "a + b", "core_minutes": 110, "tokens": 24_749_960,
+              "hole_ce": [5.0702, 5.9704, 5.3073], "paired": paired},
+             {"name": "a", "made_of": "one run", "core_minutes": 55, "tokens": 12_474_500, "hole_ce": None,
+              "paired": paired}]
+    (cfg.out / "averaging_comparison.json").write_text(json.dumps({"setup": "S.", "rows": soups, "finding": "F."}))
+    card = write_card(cfg.out).read_text()
+    assert "## Averaging comparison" in card
+    assert ("| soup | a + b | 110 | 24,749,960 | 5.070 / 5.970 / 5.307 | 4.955 | 9.2% (9 / 1, p 0.021) | "
+            "69.7% (43 / 72, p < 0.001) | 0.282 |") in card
+    assert "| a | one run | 55 | 12,474,500 | not measured | 4.955 |" in card
     manifest = [json.loads(x) for x in (cfg.out / "corpus_manifest.jsonl").read_text().splitlines()]
     assert {row["split"] for row in manifest} <= {"train", "held_out"} and len(manifest) == 6
 
