@@ -20,42 +20,30 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file, save_file
 
-from model.card import hardware, record_run
-from model.checkpoint import CheckpointError, check_folder, read_config
+from model.card import hardware, read_runs, record_run
+from model.checkpoint import CheckpointError, read_config, read_weights
+from model.train import STABLE_WEIGHTS
 
 WEIGHTS = "model.safetensors"
 # Per-run files a soup does not take from its first run: its own weights, state and history are written here,
 # and an optimizer's moments or a wsd run's stable weights belong to one trajectory only (a resumed soup starts
 # with fresh moments and warms up again, as a run resumed from any committed checkpoint does).
-OWN_FILES = {WEIGHTS, "optimizer.safetensors", "stable.safetensors", "train_state.json", "runs.jsonl",
+OWN_FILES = {WEIGHTS, "optimizer.safetensors", STABLE_WEIGHTS, "train_state.json", "runs.jsonl",
              "train_log.jsonl", "MODEL_CARD.md", "eval.json"}
 
 
 def mean_weights(folders: list[Path]) -> dict[str, torch.Tensor]:
     """The tensors of `folders`' networks averaged in float32 and stored in the first one's dtypes."""
+    states = [read_weights(f) for f in folders]  # first: a missing folder or file is named before configs are read
     configs = [read_config(f).to_hf_dict() for f in folders]
     for folder, cfg in zip(folders[1:], configs[1:]):
         if cfg != configs[0]:
             raise CheckpointError(f"cannot average {folder} with {folders[0]}: their config.json differ")
-    states = [_load(f) for f in folders]
     first = states[0]
     for folder, state in zip(folders[1:], states[1:]):
         if set(state) != set(first) or any(state[k].shape != first[k].shape for k in first):
             raise CheckpointError(f"cannot average {folder} with {folders[0]}: their tensors differ")
     return {k: (sum(s[k].float() for s in states) / len(states)).to(first[k].dtype).contiguous() for k in first}
-
-
-def _load(folder: Path) -> dict[str, torch.Tensor]:
-    check_folder(folder)
-    try:
-        return load_file(str(folder / WEIGHTS))
-    except Exception as e:  # safetensors raises its own error types for corrupt files
-        raise CheckpointError(f"checkpoint {folder}: {WEIGHTS} is unreadable ({e})") from e
-
-
-def _runs(folder: Path) -> list[dict]:
-    path = folder / "runs.jsonl"
-    return [json.loads(x) for x in path.read_text().splitlines() if x.strip()] if path.exists() else []
 
 
 def _state(folder: Path) -> dict:
@@ -66,11 +54,11 @@ def _state(folder: Path) -> dict:
 def merged_history(folders: list[Path]) -> tuple[list[dict], dict]:
     """The runs of every folder, each once (the history they share first), and the first folder's training
     state with the tokens, time and steps of the other folders' own runs added."""
-    runs = _runs(folders[0])
+    runs = read_runs(folders[0])
     state = dict(_state(folders[0]))
     per_token = state.get("step", 0) / max(1, state.get("tokens_seen", 0))  # for runs recorded without steps
     for folder in folders[1:]:
-        own = _runs(folder)
+        own = read_runs(folder)
         common = next((i for i, (a, b) in enumerate(zip(own, runs)) if a != b), min(len(own), len(runs)))
         for run in own[common:]:
             runs.append(run)

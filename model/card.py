@@ -35,6 +35,12 @@ def record_run(folder: Path, run: dict) -> None:
         fh.write(json.dumps(run) + "\n")
 
 
+def read_runs(folder: Path) -> list[dict]:
+    """The folder's run history, oldest first (empty when it has none)."""
+    path = folder / "runs.jsonl"
+    return [json.loads(x) for x in path.read_text().splitlines() if x.strip()] if path.exists() else []
+
+
 def _loss(value) -> str:
     """A run's final loss; a soup of runs (model/average.py) trains nothing and has none."""
     return "" if value is None else f"{value:.3f}"
@@ -176,7 +182,7 @@ def write_card(folder: Path) -> Path:
     from model.network import Denoiser
 
     params = Denoiser(cfg).num_parameters()
-    runs = [json.loads(x) for x in (folder / "runs.jsonl").read_text().splitlines()] if (folder / "runs.jsonl").exists() else []
+    runs = read_runs(folder)
     state = _read_json(folder / "train_state.json") or {}
     text = [
         "# instant-edit embedded model",

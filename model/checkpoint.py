@@ -77,14 +77,20 @@ def check_tensors(folder: Path, state, expected: dict, shown=lambda name: name) 
             )
 
 
+def read_weights(folder: Path) -> dict[str, torch.Tensor]:
+    """The stored tensors of a checkpoint folder, unchecked against any config."""
+    check_folder(folder)
+    try:
+        return load_file(str(folder / "model.safetensors"))
+    except Exception as e:  # safetensors raises its own error types for corrupt files
+        raise CheckpointError(f"checkpoint {folder}: model.safetensors is unreadable ({e})") from e
+
+
 def load_network(folder: Path, device: str = "cpu", dtype: torch.dtype = torch.float32) -> Denoiser:
     """Build the network from `folder`, checking every tensor name and shape against the config."""
     check_folder(folder)
     cfg = read_config(folder)
-    try:
-        state = load_file(str(folder / "model.safetensors"))
-    except Exception as e:  # safetensors raises its own error types for corrupt files
-        raise CheckpointError(f"checkpoint {folder}: model.safetensors is unreadable ({e})") from e
+    state = read_weights(folder)
     model = Denoiser(cfg)
     load_stored(model, state, folder)
     return model.to(device=device, dtype=dtype).eval()

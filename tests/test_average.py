@@ -101,6 +101,9 @@ def test_runs_of_different_networks_or_broken_weights_are_refused_clearly(tmp_pa
     proc = cli("average", str(DEFAULT_CHECKPOINT), str(deeper), "--out", str(tmp_path / "soup"), cwd=tmp_path)
     assert proc.returncode == 2 and "config.json differ" in proc.stderr
     assert not (tmp_path / "soup").exists()
+    proc = cli("average", str(tmp_path / "missing"), str(DEFAULT_CHECKPOINT), "--out", str(tmp_path / "soup"),
+               cwd=tmp_path)
+    assert proc.returncode == 2 and "checkpoint folder not found" in proc.stderr and "Traceback" not in proc.stderr
 
     broken = tmp_path / "broken"
     shutil.copytree(DEFAULT_CHECKPOINT, broken)
