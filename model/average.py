@@ -20,7 +20,7 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file, save_file
 
-from model.card import hardware, read_runs, record_run
+from model.card import hardware, read_json, read_runs, record_run
 from model.checkpoint import CheckpointError, read_config, read_weights
 from model.train import STABLE_WEIGHTS
 
@@ -46,16 +46,11 @@ def mean_weights(folders: list[Path]) -> dict[str, torch.Tensor]:
     return {k: (sum(s[k].float() for s in states) / len(states)).to(first[k].dtype).contiguous() for k in first}
 
 
-def _state(folder: Path) -> dict:
-    path = folder / "train_state.json"
-    return json.loads(path.read_text()) if path.exists() else {}
-
-
 def merged_history(folders: list[Path]) -> tuple[list[dict], dict]:
     """The runs of every folder, each once (the history they share first), and the first folder's training
     state with the tokens, time and steps of the other folders' own runs added."""
     runs = read_runs(folders[0])
-    state = dict(_state(folders[0]))
+    state = dict(read_json(folders[0] / "train_state.json") or {})
     per_token = state.get("step", 0) / max(1, state.get("tokens_seen", 0))  # for runs recorded without steps
     for folder in folders[1:]:
         own = read_runs(folder)

@@ -46,7 +46,8 @@ def _loss(value) -> str:
     return "" if value is None else f"{value:.3f}"
 
 
-def _read_json(path: Path):
+def read_json(path: Path):
+    """A JSON file a run or an evaluation leaves in a checkpoint folder; None when it is not there."""
     return json.loads(path.read_text()) if path.exists() else None
 
 
@@ -183,7 +184,7 @@ def write_card(folder: Path) -> Path:
 
     params = Denoiser(cfg).num_parameters()
     runs = read_runs(folder)
-    state = _read_json(folder / "train_state.json") or {}
+    state = read_json(folder / "train_state.json") or {}
     text = [
         "# instant-edit embedded model",
         "",
@@ -197,7 +198,7 @@ def write_card(folder: Path) -> Path:
         f"tied embeddings; byte-level BPE vocabulary of {cfg.vocab_size}. **{params:,} parameters.**",
         "",
         "## Objective",
-        *_objective_lines((_read_json(folder / "train_config.json") or {}).get("recipe", "mdlm"), cfg),
+        *_objective_lines((read_json(folder / "train_config.json") or {}).get("recipe", "mdlm"), cfg),
         "",
         "## Training",
         f"Tokens seen: {state.get('tokens_seen', 0):,} in {state.get('step', 0):,} steps "
@@ -212,26 +213,26 @@ def write_card(folder: Path) -> Path:
             f"{run['wall_s'] / 60:.1f} | "
             f"{run['tokens']:,} | {_loss(run.get('final_loss'))} | {run.get('note', '')} |"
         )
-    comparison = _read_json(folder / "recipe_comparison.json")
+    comparison = read_json(folder / "recipe_comparison.json")
     if comparison:
         from model.comparison import table_lines
 
         text += ["", "## Recipe comparison", *table_lines(comparison)]
     for name, title in COMPARISONS:
-        arms = _read_json(folder / name)
+        arms = read_json(folder / name)
         if arms:
             text += ["", f"## {title}", *_arm_lines(arms)]
-    soups = _read_json(folder / AVERAGING[0])
+    soups = read_json(folder / AVERAGING[0])
     if soups:
         text += ["", f"## {AVERAGING[1]}", *_soup_lines(soups)]
-    text += ["", "## Corpus", *_corpus_lines(_read_json(folder / "corpus_summary.json"))]
+    text += ["", "## Corpus", *_corpus_lines(read_json(folder / "corpus_summary.json"))]
     text += [
         "",
         "Held-out split: files whose SHA-256 mod 100 < 2, never trained on. Benchmark data sets are excluded "
         "by path. Every file is listed in `heldout.jsonl` (held-out) of this folder's training run.",
         "",
         "## Evaluation (held-out Python files, `instant-edit eval`)",
-        *_eval_lines(_read_json(folder / "eval.json")),
+        *_eval_lines(read_json(folder / "eval.json")),
         "",
         "\"Still parses\": tree-sitter finds no error and, from session 22 on, Python's own parser accepts the file "
         "(tree-sitter alone passes a lone `try:` and other empty blocks, so earlier runs' notes count more).",
