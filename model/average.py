@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 
 from model.card import hardware, read_json, read_runs, record_run
 from model.checkpoint import CheckpointError, read_config, read_weights
