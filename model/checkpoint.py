@@ -88,9 +88,8 @@ def read_weights(folder: Path) -> dict[str, torch.Tensor]:
 
 def load_network(folder: Path, device: str = "cpu", dtype: torch.dtype = torch.float32) -> Denoiser:
     """Build the network from `folder`, checking every tensor name and shape against the config."""
-    check_folder(folder)
+    state = read_weights(folder)  # checks the folder first
     cfg = read_config(folder)
-    state = read_weights(folder)
     model = Denoiser(cfg)
     load_stored(model, state, folder)
     return model.to(device=device, dtype=dtype).eval()

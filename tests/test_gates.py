@@ -80,6 +80,19 @@ def test_repair_margin_separates_a_typo_from_correct_code(engine):
     assert "nothing to repair (no token" not in loose.message  # every token clears a margin of -100: reopened
 
 
+def test_repair_keeps_a_name_the_file_uses_elsewhere(engine):
+    # Session 30's candidate, at the shipped margin, turned a correct `quopri.decode(f, g)` in the standard
+    # library's quopri codec into `quopri.decode(f, errors)`. A misspelt name is unique; `g` is defined above.
+    text = "import quopri\nfrom io import BytesIO\n\n\ndef decode(data, errors):\n    f = BytesIO(data)\n"
+    text += "    g = BytesIO()\n    quopri.decode(f, g)\n    return g.getvalue()\n"
+    start = text.index("quopri.decode(f, g)")
+    target = actions.Target(text, Span(start, start + len("quopri.decode(f, g)")), "python")
+    loose = actions.Gates(repair_margin=-100.0, spelling_margin=None)  # every token reopened and written anew
+    out = actions.repair(engine, target, actions.Options(gates=loose))
+    assert out.replacements == () and "which the file uses elsewhere: a name, not a slip" in out.message
+    assert out.message.startswith("Repair: nothing to repair (the model would change ")
+
+
 def test_word_widening_reopens_every_piece_of_a_misspelt_word(engine):
     from model.sampler import Sampler, SamplerConfig
 

@@ -61,6 +61,14 @@ def test_workspace_names_and_builtins_are_known_words():
     assert _words(text, names={"load_config"})["load_confg"] == ("load_config",)
 
 
+def test_a_rewrite_that_takes_away_a_name_used_around_it_is_named():
+    before, after = "g = BytesIO()\n", "\nreturn g.getvalue()\n"
+    assert spelling.names_taken_away(before, "decode(f, g)", "decode(f, errors)", after) == ["g"]
+    assert spelling.names_taken_away(before, "retrun g", "return g", after) == []  # `retrun` is used nowhere else
+    assert spelling.names_taken_away(before, "decode(f, g)", "decode(g, f)", after) == []  # moved, not taken away
+    assert spelling.names_taken_away("", "x = g", "x = f", "") == []  # nothing around: nothing to keep
+
+
 def test_a_keyword_that_would_break_the_parse_is_no_candidate(engine):
     text = "class A:\n    async def asyncf(self):\n        pass\n"
     assert _words(text)["asyncf"] == ("async",)  # a suspect: one keystroke from a keyword...

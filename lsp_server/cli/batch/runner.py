@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Protocol
 
@@ -71,7 +71,15 @@ def run_batch(
         fixed = spelling.fix_requests(engine, requests, languages or [None] * len(requests), spelling_margin, context)
     rest = [r for r, f in zip(requests, fixed) if not f]
     repaired = iter(engine.repair_batch(rest, sampler, context_tokens=context, margin=margin) if rest else [])
-    return [_spelled(engine, r, f, context) if f else next(repaired) for r, f in zip(requests, fixed)]
+    return [_spelled(engine, r, f, context) if f else _kept_names(r, next(repaired)) for r, f in zip(requests, fixed)]
+
+
+def _kept_names(request: InfillRequest, result: InfillResult) -> InfillResult:
+    """The server's Repair rule: a repair that takes away a name the text around it uses is no repair (a misspelt
+    name is unique), so the unit keeps its text."""
+    if spelling.names_taken_away(request.prefix, request.span, result.text, request.suffix):
+        return replace(result, text=request.span)
+    return result
 
 
 def _spelled(engine, request: InfillRequest, fixes: list, context: int) -> InfillResult:
