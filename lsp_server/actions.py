@@ -275,8 +275,7 @@ def repair(engine, target: Target, opts: Options, hooks: Hooks = Hooks()) -> Out
     before, after = target.text[: target.span.start], target.text[target.span.end :]
     names = spelling.names_taken_away(before, target.old, result.text, after)
     if names:  # a name the file uses elsewhere is not a misspelling: changing it is a guess, not a repair
-        why = f"the model would change {', '.join(names)}, which the file uses elsewhere: a name, not a slip"
-        return Outcome(target.old, (), f"Repair: nothing to repair ({why})", steps=result.steps)
+        return Outcome(target.old, (), f"Repair: nothing to repair ({spelling.names_note(names)})", steps=result.steps)
     note = f"{result.remasked} token{'s' if result.remasked != 1 else ''} reopened"
     return finish(engine, target, opts, result.text, hooks, "Repair", result.steps, note)
 

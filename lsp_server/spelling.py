@@ -219,3 +219,8 @@ def names_taken_away(prefix: str, old: str, new: str, suffix: str) -> list[str]:
     around = Counter(WORD.findall(prefix)) + Counter(WORD.findall(suffix))
     gone = Counter(WORD.findall(old)) - Counter(WORD.findall(new))
     return sorted(w for w in gone if around[w])
+
+
+def names_note(names: list[str]) -> str:
+    """Why a Repair that would take these names away answers nothing, for the action's message."""
+    return f"the model would change {', '.join(names)}, which the file uses elsewhere: a name, not a slip"

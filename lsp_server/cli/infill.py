@@ -97,8 +97,8 @@ def run(args: argparse.Namespace) -> int:
         names = spelling.names_taken_away(source[:a], old, result.text, source[b:])
         if names:  # the server's rule: a name the file uses elsewhere is not a misspelling
             _emit(path, source, source, args.diff)
-            why = f"the model would change {', '.join(names)}, which the file uses elsewhere: a name, not a slip"
-            print(f"instant-edit: nothing to repair ({why}; {result.steps} steps)", file=sys.stderr)
+            note = spelling.names_note(names)
+            print(f"instant-edit: nothing to repair ({note}; {result.steps} steps)", file=sys.stderr)
             return 0
     else:
         result = engine.infill(request, sampler)
