@@ -63,15 +63,19 @@ def run_batch(
     languages: list[str | None] | None = None,
 ):
     """One engine call: a batch of infills or a batch of repairs (by `margin` when given, else the bound); with
-    `spelling_margin`, a repair whose unit has misspelt words the model corrects gets those corrections instead."""
+    `spelling_margin`, a repair whose unit has misspelt words the model corrects gets those corrections instead;
+    a margin repair that would take away a name used around it keeps the unit's text (`_kept_names`)."""
     if not repair:
         return engine.infill_batch(requests, sampler, context_tokens=context)
     fixed = [[] for _ in requests]
     if spelling_margin is not None:
         fixed = spelling.fix_requests(engine, requests, languages or [None] * len(requests), spelling_margin, context)
     rest = [r for r, f in zip(requests, fixed) if not f]
-    repaired = iter(engine.repair_batch(rest, sampler, context_tokens=context, margin=margin) if rest else [])
-    return [_spelled(engine, r, f, context) if f else _kept_names(r, next(repaired)) for r, f in zip(requests, fixed)]
+    repaired = engine.repair_batch(rest, sampler, context_tokens=context, margin=margin) if rest else []
+    if margin is not None:  # --repair's margin rule, not the syntax guard re-denoising the model's own text
+        repaired = [_kept_names(r, res) for r, res in zip(rest, repaired)]
+    repaired = iter(repaired)
+    return [_spelled(engine, r, f, context) if f else next(repaired) for r, f in zip(requests, fixed)]
 
 
 def _kept_names(request: InfillRequest, result: InfillResult) -> InfillResult:
