@@ -33,9 +33,9 @@ run() {  # run OUT SEED
 # averaged beat each of them hole by hole. Session 31: with their start as a third member the soup's cross-entropy
 # was the same (4.868 against 4.869 on 1000 held-out lines) and its sampled lines parsed as often as the start's
 # (72.5% against 71.3% without it; the main run alone 67.4%).
-start=model/weights/default
-if [[ -f model/weights/candidate/model.safetensors ]]; then start=model/weights/candidate; fi  # what --resume takes
 if [[ ${SIBLINGS:-0} == 1 ]]; then
+  start=model/weights/default
+  if [[ -f model/weights/candidate/model.safetensors ]]; then start=model/weights/candidate; fi  # what --resume takes
   run "$out-a" 0 &
   run "$out-b" 1 &
   wait
