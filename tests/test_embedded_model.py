@@ -39,8 +39,10 @@ def hits(engine, sampler) -> int:
 # `"""`; session 27's came closer (`self.count = 1`, `self.x = x`, `main.main()`), session 28's answers short
 # (`return f` for `return f.read()`, `return n` for `return n % 2 == 0`, `unittest.main()` for `main()`), and on
 # 2026-12-01 session 30's (288.3M, a soup of three runs) as well (`return b` for `return a + b`, `return nn`,
-# `return` for `return None`, `import logging` for the logger). The expectation stays, marked as a known failure,
-# so a better checkpoint shows up here as XPASS; the model issue stays open until then.
+# `return` for `return None`, `import logging` for the logger), and session 32's (353.8M, a soup with its start:
+# `return a` / `return b`, `unittest.main()` for `main()`, `self.x = x` for `self.y = y`). The expectation
+# stays, marked as a known failure, so a better checkpoint shows up here as XPASS; the model issue stays open
+# until then.
 MIN_HITS_GREEDY = 3
 NOT_YET = pytest.mark.xfail(reason="the shipped model is undertrained: 0/12 measured", strict=False)
 
