@@ -63,7 +63,7 @@ class Settings:
     # The gates (lsp_server.actions.Gates): confidence floors for Regenerate and typing-triggered completions
     # (0: off) and Repair's margin in nats.
     regenerate_floor: float = 0.8
-    completion_floor: float = 0.5
+    completion_floor: float = 0.6
     repair_margin: float = 10.0
     # Repair's spelling fixes (lsp_server/spelling.py): a unique word one keystroke from a known one is corrected
     # when the model prefers the correction by `spelling_margin` nats; off, Repair only reopens unlikely tokens.

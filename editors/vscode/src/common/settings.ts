@@ -53,7 +53,7 @@ export const DEFAULTS: ExtensionSettings = {
   nextEditPauseMs: 300,
   nextEditMargin: -8.0,
   regenerateFloor: 0.8,
-  completionFloor: 0.5,
+  completionFloor: 0.6,
   repairMargin: 10.0,
   repairSpelling: true,
   spellingMargin: 6.0,

@@ -13,7 +13,7 @@ test("initializationOptions carries the server's camelCase keys only", () => {
   const s = readSettings(getterOf({ model: "/ckpt", device: "cpu", maxSteps: 12, threshold: 0.5, inlineCompletion: false }));
   assert.deepEqual(initializationOptions(s), {
     model: "/ckpt", device: "cpu", threshold: 0.5, maxSteps: 12, contextTokens: 512, inlineCompletion: false,
-    nextEditMargin: -8, regenerateFloor: 0.8, completionFloor: 0.5, repairMargin: 10, repairSpelling: true,
+    nextEditMargin: -8, regenerateFloor: 0.8, completionFloor: 0.6, repairMargin: 10, repairSpelling: true,
     spellingMargin: 6,
   });
 });
@@ -21,7 +21,7 @@ test("initializationOptions carries the server's camelCase keys only", () => {
 test("the gate settings default to the server's and go to it under its camelCase keys", () => {
   const d = readSettings(getterOf({}));
   assert.equal(d.regenerateFloor, 0.8);
-  assert.equal(d.completionFloor, 0.5);
+  assert.equal(d.completionFloor, 0.6);
   assert.equal(d.repairMargin, 10);
   assert.equal(d.repairSpelling, true);
   assert.equal(d.spellingMargin, 6);
