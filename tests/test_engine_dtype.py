@@ -48,9 +48,9 @@ def test_int8_quantizes_every_linear_layer_and_answers_like_float32():
     with torch.inference_mode():
         a, b = plain.net(ids).logits.log_softmax(-1), small.net(ids).logits.log_softmax(-1)
     # Over examples/sample.py (127 positions) session 32's default keeps 90% of argmaxes under int8 at a mean
-    # KL divergence of 0.054 nats per position (session 30's: 87% and 0.057; session 28's: 86% and 0.057; session 22's kept 87%, session 20's
-    # 84%, the model before it over 90%; session 30's candidate 85% and 0.062). A broken quantization keeps next
-    # to none.
+    # KL divergence of 0.054 nats per position (session 30's: 87% and 0.057; session 28's: 86% and 0.057;
+    # session 22's kept 87%, session 20's 84%, the model before it over 90%; session 30's candidate 85% and
+    # 0.062). A broken quantization keeps next to none.
     assert (a.argmax(-1) == b.argmax(-1)).float().mean() > 0.75
     assert (a.exp() * (a - b)).sum(-1).mean() < 4 * MEASURED_KL
 
