@@ -13,6 +13,7 @@ from pathlib import Path
 
 from lsp_server import context, spans, spelling
 from lsp_server.edits import Replacement, diff_span
+from lsp_server.gate_defaults import COMPLETION_FLOOR, REGENERATE_FLOOR, REPAIR_MARGIN, SPELLING_MARGIN
 from lsp_server.languages import detect_language, line_comment
 from lsp_server.spans import Span
 from lsp_server.workspace_index import WorkspaceIndex
@@ -22,17 +23,6 @@ from model.sampler import SamplerConfig
 DraftSink = Callable[[int, str], None]  # (step, the span's current text with open positions shown)
 StopFlag = Callable[[], bool]
 GUARD_ROUNDS = 3
-# Defaults of the gates (settings regenerateFloor, completionFloor, repairMargin), chosen from `instant-edit eval
-# --gates` on held-out files with the embedded model (README, "Guard and floors"; CHANGELOG).
-REGENERATE_FLOOR = 0.8
-# 0.6 from session 32 (0.5 before): over 270 held-out line tails in three sets, 0.6 withheld 11 wrong completions
-# for 1 right one with session 32's default, and 14 for 1 with session 30's.
-COMPLETION_FLOOR = 0.6
-REPAIR_MARGIN = 10.0
-# Repair's spelling fixes: a known word one keystroke from a unique one replaces it when the model prefers it by
-# this many nats (lsp_server/spelling.py). Chosen with `instant-edit eval --gates repair` on its --seed 1 lines
-# and on whole held-out files, where 2 nats changed 2 correct words and 6 none (README, "Guard and floors").
-SPELLING_MARGIN = 6.0
 GUARD_MARGIN = 0.0  # inside a region that does not parse, reopen every token that is not the model's first choice
 APPLY_ANYWAY = "Apply anyway (does not parse)"
 # A typing-triggered hole is answered empty after one model call when ending there is at least this likely:

@@ -12,6 +12,8 @@ from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
+from lsp_server.gate_defaults import COMPLETION_FLOOR, REGENERATE_FLOOR, REPAIR_MARGIN, SPELLING_MARGIN
+
 TOML_NAME = "instant-edit.toml"
 DTYPE_CHOICES = ("auto", "float32", "bfloat16", "int8")  # model.engine.DTYPES and INT8 (not imported: no torch here)
 EMBEDDED_COMPLETION_CONTEXT = 128  # inline completion context by default (Settings.completion_context)
@@ -62,13 +64,13 @@ class Settings:
     next_edit_pause_ms: float = 300.0
     # The gates (lsp_server.actions.Gates): confidence floors for Regenerate and typing-triggered completions
     # (0: off) and Repair's margin in nats.
-    regenerate_floor: float = 0.8
-    completion_floor: float = 0.6
-    repair_margin: float = 10.0
+    regenerate_floor: float = REGENERATE_FLOOR
+    completion_floor: float = COMPLETION_FLOOR
+    repair_margin: float = REPAIR_MARGIN
     # Repair's spelling fixes (lsp_server/spelling.py): a unique word one keystroke from a known one is corrected
     # when the model prefers the correction by `spelling_margin` nats; off, Repair only reopens unlikely tokens.
     repair_spelling: bool = True
-    spelling_margin: float = 6.0
+    spelling_margin: float = SPELLING_MARGIN
 
     def completion_context(self) -> int:
         """Context tokens of an inline completion: the setting, else 128 for the embedded model and 256 for
