@@ -175,3 +175,16 @@ def test_the_readme_demos_print_what_the_readme_says():
     assert "+            values[key.strip()] = value.strip()\n" in typos.stdout
     assert "+    return values\n" in typos.stdout
     assert "+        amount -= amount * discount\n" in typos.stdout
+    assert "Repair: 3 edits" in typos.stderr and "retrun -> return" in typos.stderr  # the server's Repair message
+
+
+def test_repair_from_the_command_line_leaves_correct_code_alone(tmp_path):
+    """`infill --repair` runs the server's Repair (actions.repair): on correct code it changes nothing, says why,
+    and the file on disk is untouched."""
+    path = tmp_path / "ok.py"
+    source = "def add(a, b):\n    return a + b\n"
+    path.write_text(source)
+    out = cli("infill", str(path), "--range", "2:1-2:17", "--repair")
+    assert out.stdout == source
+    assert "Repair: nothing to repair" in out.stderr
+    assert path.read_text() == source

@@ -8,7 +8,7 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from lsp_server import actions, spelling
+from lsp_server import actions
 from lsp_server.cli.sampler_args import add_model_args, add_repair_margin_arg, add_sampler_args, sampler_from_args
 from lsp_server.languages import detect_language
 from lsp_server.spans import Span
@@ -81,27 +81,14 @@ def run(args: argparse.Namespace) -> int:
     except CheckpointError as e:
         print(f"instant-edit: {e}", file=sys.stderr)
         return 2
-    old = source[a:b]
-    single_line = "\n" not in old
-    request = model.InfillRequest(source[:a], source[b:], old, budget=args.budget, single_line=single_line)
     sampler = sampler_from_args(args)
+    if args.repair:
+        return _repair(engine, source, Span(a, b), path, sampler, args)
     if args.at and not args.allow_empty:  # as the editors' explicitly invoked completion: empty is not an answer
         sampler = replace(sampler, min_tokens=1)
-    if args.repair:  # the server's rules: spelling fixes first, else reopen tokens far below the best alternative
-        fixed = _spelling_fixes(engine, source, Span(a, b), path, args)
-        if fixed:
-            _emit(path, source, source[:a] + spelling.apply(source, Span(a, b), fixed) + source[b:], args.diff)
-            print(f"instant-edit: spelling: {spelling.describe(fixed)}", file=sys.stderr)
-            return 0
-        result = engine.repair(request, sampler, margin=args.repair_margin)
-        names = spelling.names_taken_away(source[:a], old, result.text, source[b:])
-        if names:  # the server's rule: a name the file uses elsewhere is not a misspelling
-            _emit(path, source, source, args.diff)
-            note = spelling.names_note(names)
-            print(f"instant-edit: nothing to repair ({note}; {result.steps} steps)", file=sys.stderr)
-            return 0
-    else:
-        result = engine.infill(request, sampler)
+    old = source[a:b]
+    request = model.InfillRequest(source[:a], source[b:], old, budget=args.budget, single_line="\n" not in old)
+    result = engine.infill(request, sampler)
     _emit(path, source, source[:a] + result.text + source[b:], args.diff)
     # The confidence is the least sure kept token's probability (the server's floors compare it); none when empty.
     sure = f", confidence {result.min_confidence:.2f}" if result.new_tokens else ""
@@ -112,11 +99,18 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _spelling_fixes(engine, source: str, span: Span, path: Path, args: argparse.Namespace) -> list[spelling.Fix]:
-    """The server's Repair spelling rule (`actions.spelling_fixes`) with the command line's margin and context."""
-    target = actions.Target(source, span, detect_language(path=str(path)))
-    gates = actions.Gates(spelling_margin=args.spelling_margin)
-    return actions.spelling_fixes(engine, target, actions.Options(context_tokens=args.context, gates=gates))
+def _repair(engine, source: str, span: Span, path: Path, sampler, args: argparse.Namespace) -> int:
+    """The server's Repair (`actions.repair`: spelling fixes first, else reopen tokens far below the best
+    alternative, then the syntax guard) with the command line's margins and context. An edit the guard refuses
+    leaves the file as it was; the message says why."""
+    target = actions.Target(source, span, detect_language(path=str(path)), path)
+    gates = actions.Gates(repair_margin=args.repair_margin, spelling_margin=args.spelling_margin)
+    opts = actions.Options(sampler=sampler, context_tokens=args.context, gates=gates)
+    out = actions.repair(engine, target, opts)
+    applied = out.new_text if out.replacements else target.old
+    _emit(path, source, source[: span.start] + applied + source[span.end :], args.diff)
+    print(f"instant-edit: {out.message}", file=sys.stderr)
+    return 0
 
 
 def _emit(path: Path, source: str, new_source: str, diff: bool) -> None:
