@@ -53,9 +53,15 @@
 
 (defun instant-edit--run (command &rest extra)
   "Ask the server to run COMMAND on the region; it applies the edit through workspace/applyEdit."
+  ;; Eglot sends buffer changes on an idle timer and flushes them only before deferred requests, which
+  ;; workspace/executeCommand is not: without this the server edits the text it last saw (after an applied code
+  ;; action, the previous version) and eglot refuses the edit ("require version N, you have N+1").
+  (eglot--signal-textDocument/didChange)
   (let* ((server (eglot--current-server-or-lose))
          (region (instant-edit--region))
-         (arg (append (list :uri (plist-get (eglot--TextDocumentIdentifier) :uri)
+         (document (eglot--VersionedTextDocumentIdentifier))
+         ;; The version lets the server refuse a request made for text it no longer has.
+         (arg (append (list :uri (plist-get document :uri) :version (plist-get document :version)
                             :range (list :start (eglot--pos-to-lsp-position (car region))
                                          :end (eglot--pos-to-lsp-position (cdr region))))
                       extra))
