@@ -12,6 +12,7 @@ import json
 import math
 import random
 import shutil
+import sys
 import time
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
@@ -78,6 +79,9 @@ class TrainConfig:
     recipe: str = "mdlm"  # a name in model.recipe.RECIPES
     ar_tokens: int | None = None  # overrides of the recipe's phase lengths (None: the recipe's own)
     anneal_tokens: int | None = None
+    # torch.compile the network for training steps: fused kernels, 1.27x the steps per second of eager mode on one
+    # CPU thread in bf16 (session 35, alternating steps on the same batches); the first step compiles (20-110 s).
+    compile: bool = False
     hidden_size: int = 256
     num_hidden_layers: int = 4
     num_attention_heads: int = 4
@@ -391,6 +395,46 @@ def restore_optimizer(opt: torch.optim.Optimizer, folder: Path) -> None:
     opt.load_state_dict(sd)
 
 
+def forward(step_net, model: Denoiser, batch: dict[str, torch.Tensor], attn: torch.Tensor | None):
+    """The step's forward pass, and the network to use from now on: when torch.compile cannot build the compiled
+    one (no C compiler, an unsupported backend), the run says so and goes on in eager mode instead of failing."""
+    args = {"key_mask": batch["key_mask"], "select": batch["select"], "attn_mask": attn}
+    if step_net is model:
+        return model(batch["ids"], **args), model
+    try:
+        return step_net(batch["ids"], **args), step_net
+    except torch._dynamo.exc.TorchDynamoException as e:
+        print(f"instant-edit train: torch.compile failed, training in eager mode ({str(e).splitlines()[0]})",
+              file=sys.stderr)
+        return model(batch["ids"], **args), model
+
+
+def train_step(step_net, model: Denoiser, opt: torch.optim.Optimizer, batch: dict[str, torch.Tensor],
+               attn: torch.Tensor | None, autocast) -> tuple[torch.Tensor, torch.nn.Module]:
+    """One optimizer step on `batch`: the loss (per row, each row's tokens weighted as `mask_rows` says) and the
+    network to use next (see `forward`)."""
+    with autocast:
+        out, step_net = forward(step_net, model, batch, attn)
+    ce = F.cross_entropy(out.logits.float(), batch["targets"], reduction="none")
+    loss = (ce * batch["weights"]).sum() / batch["ids"].shape[0]
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+    opt.step()
+    return loss, step_net
+
+
+def new_optimizer(model: Denoiser, cfg: TrainConfig) -> torch.optim.AdamW:
+    """AdamW with weight decay on the matrices only (not on norms and biases)."""
+    decay = [p for n, p in model.named_parameters() if p.dim() == 2]
+    other = [p for n, p in model.named_parameters() if p.dim() < 2]
+    return torch.optim.AdamW(
+        [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": other, "weight_decay": 0.0}],
+        lr=cfg.lr,
+        betas=(0.9, 0.95),
+    )
+
+
 def train(cfg: TrainConfig, on_log=None) -> TrainState:
     """Train for `time_budget_s` more seconds (or until `token_budget` tokens in all); returns the final state.
 
@@ -406,13 +450,7 @@ def train(cfg: TrainConfig, on_log=None) -> TrainState:
         raise ValueError(f"{cfg.out} holds a model {'with' if model.cfg.logit_shift else 'without'} shifted "
                          f"logits; recipe {recipe.name!r} needs the other kind")
     model.train()
-    decay = [p for n, p in model.named_parameters() if p.dim() == 2]
-    other = [p for n, p in model.named_parameters() if p.dim() < 2]
-    opt = torch.optim.AdamW(
-        [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": other, "weight_decay": 0.0}],
-        lr=cfg.lr,
-        betas=(0.9, 0.95),
-    )
+    opt = new_optimizer(model, cfg)
     state = TrainState()
     from_stable = None
     if resuming:
@@ -430,6 +468,8 @@ def train(cfg: TrainConfig, on_log=None) -> TrainState:
     # training steps measured here).
     bf16 = pick_dtype(device) == torch.bfloat16
     autocast = torch.autocast(device.split(":")[0], dtype=torch.bfloat16, enabled=bf16)
+    # The compiled module shares the model's parameters; checkpoints and the optimizer keep using `model`.
+    step_net = torch.compile(model, dynamic=True) if cfg.compile else model
     last_save = run_start = time.time()
     tokens_at_start, step_at_start, elapsed_at_start = state.tokens_seen, state.step, state.elapsed_s
 
@@ -456,15 +496,7 @@ def train(cfg: TrainConfig, on_log=None) -> TrainState:
             keep_stable(model, state, cfg.out)
         for group in opt.param_groups:
             group["lr"] = lr_at(cfg, state.step - step_at_start, done)
-        with autocast:
-            out = model(batch["ids"], key_mask=batch["key_mask"], select=batch["select"],
-                        attn_mask=None if attn is None else attn.to(device))
-        ce = F.cross_entropy(out.logits.float(), batch["targets"], reduction="none")
-        loss = (ce * batch["weights"]).sum() / batch["ids"].shape[0]
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
+        loss, step_net = train_step(step_net, model, opt, batch, None if attn is None else attn.to(device), autocast)
         n_tokens = int(batch["key_mask"].sum())
         state.step += 1
         state.tokens_seen += n_tokens
@@ -496,7 +528,7 @@ def train(cfg: TrainConfig, on_log=None) -> TrainState:
         cfg.out,
         {
             "hardware": hardware(),
-            "precision": "bf16 autocast" if bf16 else "float32",
+            "precision": ("bf16 autocast" if bf16 else "float32") + (", compiled" if step_net is not model else ""),
             "recipe": recipe.name,
             "schedule": "cosine" if cfg.lr_schedule == "cosine" else f"wsd, last {cfg.decay_share:.0%} decaying",
             **({"from_stable": from_stable} if from_stable else {}),

@@ -9,11 +9,13 @@ import shutil
 import sysconfig
 from pathlib import Path
 
+import pytest
 import torch
 from safetensors.torch import load_file
 
 from model import examples
 from model.card import write_card
+from model.checkpoint import load_network
 from model.tokenizer import CodeTokenizer
 from model.train import TrainConfig, lr_at, train
 
@@ -133,3 +135,34 @@ def test_a_wsd_run_keeps_its_stable_weights_and_the_next_goes_on_from_them(tmp_p
     last = json.loads((cfg.out / "runs.jsonl").read_text().splitlines()[-1])
     assert last["from_stable"] == {"step": first.stable_step, "tokens": first.stable_tokens}
     assert last["schedule"].startswith("wsd") and second.stable_step > first.step  # its own decay kept anew
+
+
+def test_a_compiled_run_trains_the_same_network_as_an_eager_one(tmp_path):
+    # Same seed, same batches: the compiled steps (fused kernels) must follow the eager run's losses closely and
+    # leave a checkpoint of the same layout, or `--compile` would train something else than the run it claims.
+    torch.set_num_threads(2)
+    eager_cfg = tiny_config(tmp_path, tokens=96 * 8 * 45)
+    compiled_cfg = TrainConfig(**{**eager_cfg.__dict__, "out": tmp_path / "compiled", "compile": True})
+    eager, compiled = train(eager_cfg), train(compiled_cfg)
+    assert compiled.step == eager.step and len(compiled.losses) == len(eager.losses) > 0
+    assert compiled.losses == pytest.approx(eager.losses, rel=0.02)
+    record = json.loads((compiled_cfg.out / "runs.jsonl").read_text().splitlines()[-1])
+    assert record["precision"].endswith(", compiled")
+    a, b = load_network(eager_cfg.out).state_dict(), load_network(compiled_cfg.out).state_dict()
+    assert a.keys() == b.keys()
+    assert max((a[k] - b[k]).abs().max().item() for k in a) < 0.05
+
+
+def test_the_training_bench_times_both_kinds_of_step_on_the_same_weights(tmp_path):
+    from model.bench_train import TrainBenchConfig, run_train_bench
+
+    cfg = tiny_config(tmp_path, tokens=96 * 8 * 4)
+    train(cfg)
+    lines = []
+    report = run_train_bench(TrainBenchConfig(model=cfg.out, steps=4, roots=cfg.roots), lines.append)
+    assert report["steps"] == 4 and lines[0].startswith("compiled in ")
+    assert report["ms_per_step"]["eager"] > 0 and report["ms_per_step"]["compiled"] > 0
+    assert report["speedup"] == pytest.approx(report["tokens_per_s"]["compiled"] / report["tokens_per_s"]["eager"],
+                                              rel=0.01)
+    # The first batch meets the same weights in both copies: the same loss up to kernel rounding.
+    assert report["first_loss"]["compiled"] == pytest.approx(report["first_loss"]["eager"], rel=0.01)

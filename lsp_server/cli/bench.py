@@ -26,6 +26,14 @@ def run(args: argparse.Namespace) -> int:
         from lsp_server.cli.bench_convert import run_convert_bench
 
         report = run_convert_bench(args)
+    elif args.train:
+        from pathlib import Path
+
+        from model.bench_train import TrainBenchConfig, run_train_bench
+
+        cfg = TrainBenchConfig(model=Path(args.model) if args.model else None, steps=args.steps,
+                               threads=args.threads or 1, seed=args.seed)
+        report = run_train_bench(cfg, lambda line: print(line, file=sys.stderr))
     elif args.gpu:
         from model.bench_gpu import run_gpu_bench
 
@@ -55,6 +63,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     which.add_argument("--lsp", action="store_true", help="inline completion through the server vs the engine")
     which.add_argument("--convert", action="store_true", help="batch conversion: batched vs one unit per call")
     which.add_argument("--gpu", action="store_true", help="7B-shaped random checkpoint on CUDA")
+    which.add_argument("--train", action="store_true",
+                       help="training steps: eager against torch.compile (train --compile), on the same batches")
     p.add_argument("--model", default=None, help="checkpoint folder (default: the embedded model)")
     p.add_argument("--device", default="cpu")
     add_dtype_arg(p)
@@ -72,8 +82,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--kind", default="line", help="span kind: line, line_tail, lines, syntax, random")
     p.add_argument("--context", type=int, default=512, help="context tokens around the span")
     p.add_argument("--threshold", type=float, default=0.9)
-    p.add_argument("--threads", type=int, default=0, help="torch threads (0: default; --typing: the server's)")
+    p.add_argument("--threads", type=int, default=0,
+                   help="torch threads (0: default; --typing: the server's; --train: 1)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--steps", type=int, default=30, help="--train: timed steps of each kind")
     p.add_argument("--tiny", action="store_true", help="--gpu: tiny shapes, runs on the CPU")
     p.add_argument(  # the names are model.bench.SHAPES; not imported here, so `--help` stays free of torch
         "--shape", metavar="NAME", help="random weights of a released model's shapes (qwen2.5-0.5b, qwen3-0.6b) or of the embedded model's at "

@@ -57,6 +57,7 @@ def run_train(args: argparse.Namespace) -> int:
         recipe=args.recipe or stored_recipe(out) or "mdlm",
         ar_tokens=args.ar_tokens,
         anneal_tokens=args.anneal_tokens,
+        compile=args.compile,
     )
     console = Console(stderr=True)
     with Progress(
@@ -212,6 +213,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--ar-tokens", type=int, default=None, help="left-to-right pre-training tokens (recipe's own)")
     p.add_argument("--anneal-tokens", type=int, default=None, help="attention annealing tokens (recipe's own)")
     p.add_argument("--save-every-minutes", type=float, default=5.0)
+    p.add_argument("--compile", action="store_true",
+                   help="torch.compile the network for training steps (1.27x the steps per second on one CPU thread; "
+                        "the first step compiles for up to two minutes)")
     p.set_defaults(func=run_train)
 
     a = sub.add_parser("average", help="average the weights of runs from one start into a new checkpoint (a soup)")
