@@ -17,16 +17,18 @@ import torch
 
 from model.checkpoint import load_network
 from model.corpus import build_corpus, default_roots
-from model.engine import pick_dtype
 from model.tokenizer import CodeTokenizer
 from model.train import (
     FileSampler,
     TrainConfig,
+    compiled,
     last_committed_run,
     make_batch,
     new_optimizer,
+    precision_name,
     stored_recipe,
     train_step,
+    training_autocast,
 )
 
 
@@ -58,11 +60,10 @@ def run_train_bench(cfg: TrainBenchConfig, report=lambda line: None) -> dict:
     eager = load_network(folder)
     eager.train()
     twin = copy.deepcopy(eager)
-    compiled = torch.compile(twin, dynamic=True)
-    nets = {"eager": (eager, eager, new_optimizer(eager, TrainConfig(out=folder, lr=1e-5))),
-            "compiled": (compiled, twin, new_optimizer(twin, TrainConfig(out=folder, lr=1e-5)))}
-    bf16 = pick_dtype("cpu") == torch.bfloat16
-    autocast = torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16)
+    opt_cfg = TrainConfig(out=folder, lr=1e-5)
+    nets = {"eager": (eager, eager, new_optimizer(eager, opt_cfg)),
+            "compiled": (compiled(twin), twin, new_optimizer(twin, opt_cfg))}
+    autocast, bf16 = training_autocast("cpu")
 
     def step(name: str, batch) -> tuple[float, float]:
         step_net, model, opt = nets[name]
@@ -82,7 +83,7 @@ def run_train_bench(cfg: TrainBenchConfig, report=lambda line: None) -> dict:
         tokens += int(batch["key_mask"].sum())
     return {
         "model": str(folder),
-        "precision": "bf16 autocast" if bf16 else "float32",
+        "precision": precision_name(bf16, False),
         "threads": cfg.threads,
         "steps": cfg.steps,
         "compile_s": round(first_losses["compiled"][0], 1),

@@ -79,8 +79,9 @@ class TrainConfig:
     recipe: str = "mdlm"  # a name in model.recipe.RECIPES
     ar_tokens: int | None = None  # overrides of the recipe's phase lengths (None: the recipe's own)
     anneal_tokens: int | None = None
-    # torch.compile the network for training steps: fused kernels, 1.27x the steps per second of eager mode on one
-    # CPU thread in bf16 (session 35, alternating steps on the same batches); the first step compiles (20-110 s).
+    # torch.compile the network for training steps: fused kernels, 1.32x the steps per second of eager mode on one
+    # CPU thread in bf16, 1.12x in float32 (session 35, `instant-edit bench --train`); the first step compiles
+    # (24-110 s here).
     compile: bool = False
     hidden_size: int = 256
     num_hidden_layers: int = 4
@@ -395,6 +396,24 @@ def restore_optimizer(opt: torch.optim.Optimizer, folder: Path) -> None:
     opt.load_state_dict(sd)
 
 
+def training_autocast(device: str):
+    """bf16 autocast wherever inference would run bf16: CUDA, and CPUs that multiply bf16 in hardware (4x faster
+    training steps measured here); disabled elsewhere. Also whether it is on."""
+    bf16 = pick_dtype(device) == torch.bfloat16
+    return torch.autocast(device.split(":")[0], dtype=torch.bfloat16, enabled=bf16), bf16
+
+
+def compiled(model: Denoiser) -> torch.nn.Module:
+    """The network compiled for training steps; it shares `model`'s parameters, so checkpoints and the optimizer
+    keep using `model`. Dynamic shapes: rows and windows change length from step to step."""
+    return torch.compile(model, dynamic=True)
+
+
+def precision_name(bf16: bool, compiled_steps: bool) -> str:
+    """How a run's steps computed, as runs.jsonl and the bench report it."""
+    return ("bf16 autocast" if bf16 else "float32") + (", compiled" if compiled_steps else "")
+
+
 def forward(step_net, model: Denoiser, batch: dict[str, torch.Tensor], attn: torch.Tensor | None):
     """The step's forward pass, and the network to use from now on: when torch.compile cannot build the compiled
     one (no C compiler, an unsupported backend), the run says so and goes on in eager mode instead of failing."""
@@ -464,12 +483,8 @@ def train(cfg: TrainConfig, on_log=None) -> TrainState:
     rng = random.Random(cfg.seed + state.step)
     torch.manual_seed(cfg.seed + state.step)
     sampler = FileSampler(corpus.train, rng)
-    # bf16 autocast wherever inference would run bf16: CUDA, and CPUs that multiply bf16 in hardware (4x faster
-    # training steps measured here).
-    bf16 = pick_dtype(device) == torch.bfloat16
-    autocast = torch.autocast(device.split(":")[0], dtype=torch.bfloat16, enabled=bf16)
-    # The compiled module shares the model's parameters; checkpoints and the optimizer keep using `model`.
-    step_net = torch.compile(model, dynamic=True) if cfg.compile else model
+    autocast, bf16 = training_autocast(device)
+    step_net = compiled(model) if cfg.compile else model
     last_save = run_start = time.time()
     tokens_at_start, step_at_start, elapsed_at_start = state.tokens_seen, state.step, state.elapsed_s
 
@@ -528,7 +543,7 @@ def train(cfg: TrainConfig, on_log=None) -> TrainState:
         cfg.out,
         {
             "hardware": hardware(),
-            "precision": ("bf16 autocast" if bf16 else "float32") + (", compiled" if step_net is not model else ""),
+            "precision": precision_name(bf16, step_net is not model),
             "recipe": recipe.name,
             "schedule": "cosine" if cfg.lr_schedule == "cosine" else f"wsd, last {cfg.decay_share:.0%} decaying",
             **({"from_stable": from_stable} if from_stable else {}),
