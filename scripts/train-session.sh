@@ -26,16 +26,33 @@ corpus=()
 if [[ -n ${MAX_BYTES:-} ]]; then corpus=(--max-bytes-per-root "$MAX_BYTES"); fi
 # --compile: torch.compile's fused kernels, 1.32x the steps per second on one bf16 thread (1.12x in float32;
 # session 35, instant-edit bench --train); the first step compiles (24-71 s).
+# With the kernel's autogroup on, nice orders processes only within one terminal session: work started from any
+# other session (an eval, the tests, a helper) gets an equal share of the CPU whatever its nice, and two runs in
+# one group share a core between them. Session 36: with a nice-19 eval in another session the two runs fell from
+# about 6,000 to 2,700 and 3,000 tokens/s each; with autogroup off they kept 5,800-6,300 beside it. Where the
+# script may (root), it turns autogroup off and says so; elsewhere it warns.
+autogroup=/proc/sys/kernel/sched_autogroup_enabled
+if [[ -r $autogroup && $(cat "$autogroup") == 1 ]]; then
+  if [[ -w $autogroup ]]; then
+    echo 0 > "$autogroup"
+    echo "train-session: turned the kernel's autogroup off so that nice keeps other work off the runs" \
+      "(echo 1 > $autogroup turns it back on)" >&2
+  else
+    echo "train-session: the kernel's autogroup is on: work started from another terminal session will take" \
+      "half the CPU from the runs whatever its nice (as root: echo 0 > $autogroup)" >&2
+  fi
+fi
 run() {  # run OUT SEED
   OMP_NUM_THREADS=1 nice -n 10 instant-edit train --out "$1" --resume --minutes "$minutes" --recipe "$recipe" \
     --lr "$lr" --lr-schedule "$schedule" --seed "$2" --compile "${corpus[@]}"
 }
-# SIBLINGS=1: for a session whose other work leaves the second core free, a sibling run trains there too (its own
+# SIBLINGS=1: for a session whose other work is light, a sibling run trains on the second core too (its own
 # seed, so its own batches), and the two are averaged with the checkpoint they started from into OUT at the end
 # (instant-edit average, model/average.py). Session 29 (model card, "Averaging comparison"): two 55-minute siblings
 # averaged beat each of them hole by hole. Session 31: with their start as a third member the soup's cross-entropy
 # was the same (4.868 against 4.869 on 1000 held-out lines) and its sampled lines parsed as often as the start's
-# (72.5% against 71.3% without it; the main run alone 67.4%).
+# (72.5% against 71.3% without it; the main run alone 67.4%). Session 36's Xeon (AMX): one compiled bf16 run alone
+# 6,100-6,300 tokens/s; two at once 5,800-6,600 each, so a sibling doubles the session's training.
 if [[ ${SIBLINGS:-0} == 1 ]]; then
   start=model/weights/default
   if [[ -f model/weights/candidate/model.safetensors ]]; then start=model/weights/candidate; fi  # what --resume takes
