@@ -3,8 +3,9 @@
 #   bash scripts/train-session.sh MINUTES [OUT]      (OUT: default runs/session)
 #   SIBLINGS=1 bash scripts/train-session.sh MINUTES [OUT]   (two runs, one per core, averaged with their start)
 # The run resumes model/weights/candidate when it is committed, else the shipped model (instant-edit train
-# --resume). Afterwards: instant-edit eval --model OUT ... and commit OUT's model into model/weights/candidate
-# (or over model/weights/default when it beats the shipped model), with its runs.jsonl and card.
+# --resume). Afterwards: python3 scripts/finish-session.py --session N RUN... averages the runs with their start,
+# measures the soup against the fixed reference and records it in model/weights/candidate when it is the best yet
+# (scripts/measure-default.sh decides promotion over model/weights/default).
 set -euo pipefail
 minutes=${1:?usage: train-session.sh MINUTES [OUT]}
 out=${2:-runs/session}
