@@ -4,9 +4,12 @@ it as the candidate when it is the best yet.
     python3 scripts/finish-session.py --session 38 runs/s38-4 runs/s38-5
     python3 scripts/finish-session.py --session 38 --no-wait --dry-run runs/s38-4 runs/s38-5   # measure only
     python3 scripts/finish-session.py --session 38 --grow 6 --tag g6 runs/s38-g6   # runs trained with --grow-layers 6
+    python3 scripts/finish-session.py --session 40 --from runs/s38-g6-soup runs/s40-g6 runs/s40-g7   # another start
 
-Every run must have resumed from START (default: model/weights/candidate), grown to --grow layers if it was trained
-with --grow-layers (the soup then takes START grown the same way: model/grow.py, answers unchanged). Measurements, all float32 on one thread:
+Every run must have resumed from FROM (default: START, model/weights/candidate), grown to --grow layers if it was
+trained with --grow-layers (the soup then takes FROM grown the same way: model/grow.py, answers unchanged). FROM
+other than START is for runs that went on from a checkpoint that was not kept, such as a larger network's soup:
+the soup is still measured against, and recorded into, START. Measurements, all float32 on one thread:
   1. the pair eval: 1000 held-out lines (seed 2) against REF, session 28's default (commit 7f5e335, hole CE 5.006);
      it is the number a soup must lower to be kept;
   2. when it is lower than the candidate's: 100 holes per kind (line, lines, random) for eval.json, and Repair at
@@ -103,7 +106,7 @@ def candidate_row(comparison: dict) -> dict:
     return next(r for r in reversed(comparison["rows"]) if "the candidate" in r["name"])
 
 
-def run_note(session: int, run: Path, start_tokens: float, p: dict | None, grow: int) -> dict:
+def run_note(session: int, run: Path, origin: str, p: dict | None, grow: int) -> dict:
     """The run's own runs.jsonl record, with a note that says where it started and how it measured."""
     record = read_runs(run)[-1]
     cfg = json.loads((run / "train_config.json").read_text())
@@ -111,11 +114,18 @@ def run_note(session: int, run: Path, start_tokens: float, p: dict | None, grow:
     corpus = (f", corpus from {', '.join(Path(r).name for r in cfg['roots'])} at {cfg['max_bytes_per_root'] / 1e6:g} MB"
               " a root" if cfg.get("roots") else "")
     record["note"] = (
-        f"session {session}: resumed from the candidate ({start_tokens / 1e6:.1f}M tokens){grown} on one core for "
+        f"session {session}: resumed from {origin}{grown} on one core for "
         f"{record['wall_s'] / 60:.0f} min ({cfg['lr_schedule']}, peak {cfg['lr']:g}, seed {cfg['seed']}), "
         f"{record['precision']}, {record['tokens'] / 1e6:.1f}M tokens{corpus}"
         + (f"; float32 eval, 1000 lines (seed 2) against session 28's default: {pair_text(p)}" if p else ""))
     return record
+
+
+def origin_text(args, tokens: float) -> str:
+    """What the runs resumed from, for the notes."""
+    if args.origin == args.start:
+        return f"the candidate ({tokens / 1e6:.1f}M tokens)"
+    return f"{args.origin} ({tokens / 1e6:.1f}M tokens, not the candidate)"
 
 
 def record(args, soup: Path, runs: list[Path], pairs: dict, s0: dict, repair: dict, start_tokens: float) -> None:
@@ -145,11 +155,12 @@ def record(args, soup: Path, runs: list[Path], pairs: dict, s0: dict, repair: di
                  f"average), {total / 1e6:.1f}M tokens counted; float32 eval: hole CE {ce[0]:.3f} / {ce[1]:.3f} / "
                  f"{ce[2]:.3f} (line / several lines / random, 100 each), line exact "
                  f"{s0['line']['fast']['exact_match']:.0%}, NFE/token {s0['line']['fast']['nfe_per_token']:.2f}; "
-                 f"1000 lines (seed 2) against session 28's default: {pair_text(pairs['soup'])} (the start "
-                 f"{before['paired']['hole_ce']:.3f}); Repair: {repair_text(repair)}; committed as the candidate")}
+                 f"1000 lines (seed 2) against session 28's default: {pair_text(pairs['soup'])} (the previous "
+                 f"candidate {before['paired']['hole_ce']:.3f}); Repair: {repair_text(repair)}; committed as the candidate")}
     with open(cand / "runs.jsonl", "a") as fh:
         for run in runs:
-            fh.write(json.dumps(run_note(args.session, run, start_tokens, pairs.get(str(run)), args.grow)) + "\n")
+            origin = origin_text(args, start_tokens)
+            fh.write(json.dumps(run_note(args.session, run, origin, pairs.get(str(run)), args.grow)) + "\n")
         fh.write(json.dumps(soup_record) + "\n")
 
     minutes = sum(read_runs(r)[-1]["wall_s"] for r in runs) / 60
@@ -157,14 +168,15 @@ def record(args, soup: Path, runs: list[Path], pairs: dict, s0: dict, repair: di
     before["name"] = before["name"].replace("**", "").replace("; the candidate)", ")")
     comparison["rows"].append({
         "name": f"**soup of {numbers} and {start.split(' (')[0]} (session {args.session}; the candidate)**",
-        "made_of": f"{numbers} + the previous candidate" + (f" grown to {args.grow} layers" if args.grow else ""),
+        "made_of": f"{numbers} + " + ("the previous candidate" if args.origin == args.start else str(args.origin))
+        + (f" grown to {args.grow} layers" if args.grow else ""),
         "core_minutes": round(before["core_minutes"] + minutes),
         "tokens": before["tokens"] + tokens, "hole_ce": ce, "paired": pairs["soup"]})
     comparison["finding"] += (
         f" Session {args.session}: {len(runs)} {'run' if len(runs) == 1 else 'runs'} of {minutes / len(runs):.0f}"
-        " minutes on average from the candidate, "
-        f"{tokens / 1e6:.1f}M tokens in all; their soup with the start {pairs['soup']['hole_ce']:.3f} against "
-        f"{before['paired']['hole_ce']:.3f}: the candidate.")
+        f" minutes on average from {origin_text(args, start_tokens)}, "
+        f"{tokens / 1e6:.1f}M tokens in all; their soup with the start {pairs['soup']['hole_ce']:.3f} against the "
+        f"previous candidate's {before['paired']['hole_ce']:.3f}: the candidate.")
     (cand / "averaging_comparison.json").write_text(json.dumps(comparison, indent=1) + "\n")
     write_card(cand)
 
@@ -173,7 +185,10 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("runs", nargs="+", type=Path, help="the session's run folders, each resumed from START")
     ap.add_argument("--session", type=int, required=True, help="the session number, for the notes")
-    ap.add_argument("--start", type=Path, default=Path("model/weights/candidate"))
+    ap.add_argument("--start", type=Path, default=Path("model/weights/candidate"),
+                    help="the candidate: the soup must beat it and is recorded into it")
+    ap.add_argument("--from", dest="origin", type=Path, default=None,
+                    help="the checkpoint the runs resumed from (default: START)")
     ap.add_argument("--work", type=Path, default=Path("runs"), help="where the soup, REF and the eval logs go")
     ap.add_argument("--no-wait", action="store_true", help="do not wait for the runs' training processes")
     ap.add_argument("--each", action="store_true", help="also measure each run alone (5 minutes per run and core)")
@@ -182,10 +197,11 @@ def main() -> None:
     ap.add_argument("--tag", default="", help="names this arm's soup and logs apart from another arm's")
     ap.add_argument("--reuse", action="store_true", help="keep a soup and the evals made of it before (after --dry-run)")
     args = ap.parse_args()
+    args.origin = args.origin or args.start
 
     if not args.no_wait:
         wait_for(args.runs)
-    start_tokens = json.loads((args.start / "train_state.json").read_text()).get("tokens_seen", 0)
+    start_tokens = json.loads((args.origin / "train_state.json").read_text()).get("tokens_seen", 0)
     name = f"s{args.session}" + (f"-{args.tag}" if args.tag else "")
     soup = args.work / f"{name}-soup"
     # Logs are reused only with the soup they measured.
@@ -193,12 +209,12 @@ def main() -> None:
     if not reused:
         if soup.exists():
             shutil.rmtree(soup)
-        start = args.start
+        start = args.origin
         if args.grow:
             start = args.work / f"{name}-start"
             if start.exists():
                 shutil.rmtree(start)
-            shutil.copytree(args.start, start)
+            shutil.copytree(args.origin, start)
             grow_run(start, args.grow)
         subprocess.run(["instant-edit", "average", *map(str, args.runs), str(start), "--out", str(soup)], check=True)
     ref = reference(args.work / "ref")
