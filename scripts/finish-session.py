@@ -175,8 +175,8 @@ def record(args, soup: Path, runs: list[Path], pairs: dict, s0: dict, repair: di
     comparison["finding"] += (
         f" Session {args.session}: {len(runs)} {'run' if len(runs) == 1 else 'runs'} of {minutes / len(runs):.0f}"
         f" minutes on average from {origin_text(args, start_tokens)}, "
-        f"{tokens / 1e6:.1f}M tokens in all; their soup with the start {pairs['soup']['hole_ce']:.3f} against the "
-        f"previous candidate's {before['paired']['hole_ce']:.3f}: the candidate.")
+        f"{tokens / 1e6:.1f}M tokens in all; their soup with the start {pairs['soup']['hole_ce']:.4f} against the "
+        f"previous candidate's {before['paired']['hole_ce']:.4f}: the candidate.")
     (cand / "averaging_comparison.json").write_text(json.dumps(comparison, indent=1) + "\n")
     write_card(cand)
 
