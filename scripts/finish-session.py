@@ -157,9 +157,9 @@ def record(args, soup: Path, runs: list[Path], pairs: dict, s0: dict, repair: di
                  f"{s0['line']['fast']['exact_match']:.0%}, NFE/token {s0['line']['fast']['nfe_per_token']:.2f}; "
                  f"1000 lines (seed 2) against session 28's default: {pair_text(pairs['soup'])} (the previous "
                  f"candidate {before['paired']['hole_ce']:.3f}); Repair: {repair_text(repair)}; committed as the candidate")}
+    origin = origin_text(args, start_tokens)
     with open(cand / "runs.jsonl", "a") as fh:
         for run in runs:
-            origin = origin_text(args, start_tokens)
             fh.write(json.dumps(run_note(args.session, run, origin, pairs.get(str(run)), args.grow)) + "\n")
         fh.write(json.dumps(soup_record) + "\n")
 
@@ -174,7 +174,7 @@ def record(args, soup: Path, runs: list[Path], pairs: dict, s0: dict, repair: di
         "tokens": before["tokens"] + tokens, "hole_ce": ce, "paired": pairs["soup"]})
     comparison["finding"] += (
         f" Session {args.session}: {len(runs)} {'run' if len(runs) == 1 else 'runs'} of {minutes / len(runs):.0f}"
-        f" minutes on average from {origin_text(args, start_tokens)}, "
+        f" minutes on average from {origin}, "
         f"{tokens / 1e6:.1f}M tokens in all; their soup with the start {pairs['soup']['hole_ce']:.4f} against the "
         f"previous candidate's {before['paired']['hole_ce']:.4f}: the candidate.")
     (cand / "averaging_comparison.json").write_text(json.dumps(comparison, indent=1) + "\n")
@@ -183,7 +183,7 @@ def record(args, soup: Path, runs: list[Path], pairs: dict, s0: dict, repair: di
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("runs", nargs="+", type=Path, help="the session's run folders, each resumed from START")
+    ap.add_argument("runs", nargs="+", type=Path, help="the session's run folders, each resumed from FROM")
     ap.add_argument("--session", type=int, required=True, help="the session number, for the notes")
     ap.add_argument("--start", type=Path, default=Path("model/weights/candidate"),
                     help="the candidate: the soup must beat it and is recorded into it")
